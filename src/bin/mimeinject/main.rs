@@ -1,0 +1,2 @@
+//! The `mimeinject` command (placeholder until the core lands).
+fn main() {}
