@@ -1,0 +1,139 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Adds attachments to mail at delivery: reads a message on stdin, writes it to stdout with
+/// every placeholder replaced by its file as a base64 MIME part.
+///
+/// With no subcommand it runs as the MTA's filter (exim's transport_filter, a Postfix
+/// pipe(8) content filter). On any problem it exits with the failure code and writes one
+/// line to the log, so the message stays queued.
+#[derive(Debug, Parser)]
+#[command(name = "mimeinject", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Encodes a file (or stdin) as MIME base64 in 76-column lines, like `base64 -w 76`.
+    Encode {
+        /// End lines with CRLF instead of LF.
+        #[arg(long)]
+        crlf: bool,
+        /// The file; stdin when absent.
+        file: Option<PathBuf>,
+    },
+}
+
+/// The filter's options.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// The directory every placeholder path is resolved beneath. Required for filtering.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Fills `{NAME}` in placeholder paths, e.g. `--var rcpt=$local_part_data@$domain_data`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// The exit status on failure. exim defers on any non-zero status; Postfix pipe(8)
+    /// needs 75 (EX_TEMPFAIL) to defer rather than bounce.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
+    pub failure_exit_code: u8,
+
+    /// Appends the one-line failure reason to this file.
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// Does not send the failure reason to syslog (facility mail).
+    #[arg(long)]
+    pub no_syslog: bool,
+
+    /// Messages up to this many bytes are checked whole, every file opened, before the first
+    /// byte is written. 0 turns this off.
+    #[arg(long, value_name = "BYTES", default_value_t = mimeinject::config::DEFAULT_PREFLIGHT_WINDOW)]
+    pub preflight_window: usize,
+
+    /// Largest attachment, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_attachment_size: Option<u64>,
+
+    /// Largest output, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_output_size: Option<u64>,
+
+    /// Most placeholders in one message.
+    #[arg(long, value_name = "N")]
+    pub max_placeholders: Option<usize>,
+
+    /// Largest header block of any part, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_header_size: Option<usize>,
+
+    /// Deepest multipart nesting.
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
+
+    /// Longest placeholder or boundary line, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_line_length: Option<usize>,
+
+    /// Requires every placeholder to carry a valid `sig` made with this key.
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+
+    /// With --key-file: what to do with an unsigned or wrongly signed placeholder.
+    #[arg(long, value_enum, default_value_t = Unsigned::Fail, requires = "key_file")]
+    pub unsigned: Unsigned,
+}
+
+/// What to do with unsigned placeholders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Unsigned {
+    /// Fail: the message stays queued.
+    Fail,
+    /// Deliver the placeholder as plain text.
+    Pass,
+}
+
+/// The failure exit code from the raw arguments, for failures before clap has parsed them.
+pub fn failure_code_hint(args: &[std::ffi::OsString]) -> u8 {
+    let mut it = args.iter().filter_map(|a| a.to_str());
+    while let Some(a) = it.next() {
+        let value = match a.strip_prefix("--failure-exit-code") {
+            Some("") => it.next(),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if let Some(code) = value.and_then(|v| v.parse::<u8>().ok()).filter(|&c| c > 0) {
+            return code;
+        }
+    }
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn hint_finds_the_code_in_both_spellings() {
+        let args = |v: &[&str]| v.iter().map(Into::into).collect::<Vec<_>>();
+        assert_eq!(failure_code_hint(&args(&["x", "--failure-exit-code", "75"])), 75);
+        assert_eq!(failure_code_hint(&args(&["x", "--failure-exit-code=75", "--bad"])), 75);
+        assert_eq!(failure_code_hint(&args(&["x", "--failure-exit-code=0"])), 1);
+        assert_eq!(failure_code_hint(&args(&["x"])), 1);
+    }
+}

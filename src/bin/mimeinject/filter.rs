@@ -1,0 +1,114 @@
+//! Running as the MTA's filter: stdin to stdout.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
+
+use mimeinject::{Config, FsRoot, Limits, UnsignedPolicy};
+
+use crate::cli::{FilterArgs, Unsigned};
+
+/// Output buffer: small pieces (headers, delimiter lines) are gathered, large spans go
+/// straight through.
+const WRITE_BUFFER: usize = 64 << 10;
+/// What the output pipe is grown to, when stdout is a pipe (Linux's default `pipe-max-size`).
+const PIPE_SIZE: i32 = 1 << 20;
+
+/// Filters stdin to stdout. On error, stdin has been read to its end.
+pub fn run(args: &FilterArgs) -> Result<(), String> {
+    // SAFETY: fds 0 and 1 are this process's stdin and stdout; ManuallyDrop keeps them open.
+    let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
+    let stdout = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
+    let result = filter(args, &mut *stdin, &*stdout);
+    if result.is_err() {
+        drain(&mut *stdin);
+    }
+    result
+}
+
+fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<(), String> {
+    let config = config(args)?;
+    let root = args.root.as_ref().ok_or("--root is required")?;
+    let source = FsRoot::new(root).map_err(|e| format!("--root {}: {e}", root.display()))?;
+    grow_pipe(1);
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, stdout);
+    mimeinject::rewrite(&config, &source, stdin, &mut out).map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| format!("writing the output: {e}"))
+}
+
+/// The library configuration from the command line.
+fn config(args: &FilterArgs) -> Result<Config, String> {
+    let mut limits = Limits::default();
+    let set = |slot: &mut u64, v: Option<u64>| *slot = v.unwrap_or(*slot);
+    set(&mut limits.attachment_bytes, args.max_attachment_size);
+    set(&mut limits.output_bytes, args.max_output_size);
+    limits.placeholders = args.max_placeholders.unwrap_or(limits.placeholders);
+    limits.header_bytes = args.max_header_size.unwrap_or(limits.header_bytes);
+    limits.depth = args.max_depth.unwrap_or(limits.depth);
+    limits.line_bytes = args.max_line_length.unwrap_or(limits.line_bytes);
+    let mut builder = Config::builder()
+        .limits(limits)
+        .preflight_window(args.preflight_window)
+        .unsigned(match args.unsigned {
+            Unsigned::Fail => UnsignedPolicy::Fail,
+            Unsigned::Pass => UnsignedPolicy::Pass,
+        });
+    for v in &args.vars {
+        let (name, value) = v.split_once('=').ok_or_else(|| format!("--var {v:?}: no '='"))?;
+        builder = builder.var(name, value);
+    }
+    if let Some(path) = &args.key_file {
+        let key = mimeinject::sign::SigningKey::from_file(path)
+            .map_err(|e| format!("--key-file {}: {e}", path.display()))?;
+        builder = builder.key(key);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// Grows the pipe on `fd` to [`PIPE_SIZE`]: fewer, larger wake-ups of the reader. Silently
+/// keeps the default when refused or when `fd` is not a pipe.
+fn grow_pipe(fd: i32) {
+    // SAFETY: F_SETPIPE_SZ only changes the pipe's capacity; errors are ignored on purpose.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE);
+    }
+}
+
+/// Reads stdin to its end, so the MTA's writer never sees a broken pipe.
+fn drain(stdin: &mut File) {
+    let mut sink = [0u8; 64 << 10];
+    while let Ok(n) = stdin.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// Reads stdin to its end (for failures outside [`run`]).
+pub fn drain_stdin() {
+    // SAFETY: fd 0 is stdin; ManuallyDrop keeps it open.
+    let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
+    drain(&mut stdin);
+}
+
+/// `mimeinject encode`: MIME base64 of a file or stdin on stdout.
+pub fn encode(crlf: bool, file: Option<&std::path::Path>) -> Result<(), String> {
+    let eol = if crlf { mimeinject::Eol::CrLf } else { mimeinject::Eol::Lf };
+    // SAFETY: fd 1 is stdout; ManuallyDrop keeps it open.
+    let mut stdout = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
+    grow_pipe(1);
+    let mut scratch = Vec::new();
+    let result = match file {
+        Some(path) => {
+            let mut f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            mimeinject::encode::copy_encoded(&mut f, &mut *stdout, eol, &mut scratch)
+        }
+        None => {
+            // SAFETY: fd 0 is stdin; ManuallyDrop keeps it open.
+            let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
+            mimeinject::encode::copy_encoded(&mut *stdin, &mut *stdout, eol, &mut scratch)
+        }
+    };
+    result.map(drop).map_err(|e| e.to_string())
+}

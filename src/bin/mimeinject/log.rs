@@ -1,0 +1,121 @@
+//! Where the one-line failure reason goes: syslog (facility mail), `--log-file`, and stderr
+//! only when stderr is not the same file as stdout. Under exim stderr *is* stdout's pipe,
+//! and anything written there would land in the mail.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Decides once, at start-up, whether stderr may be written. When it may not, fd 2 is pointed
+/// at /dev/null so that nothing (a library's message, a panic) can reach the mail.
+pub fn stderr_is_separate() -> bool {
+    let same = same_file(1, 2);
+    if same {
+        // SAFETY: plain syscalls on fds this process owns; failure leaves fd 2 as it was.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if null >= 0 {
+                libc::dup2(null, 2);
+                libc::close(null);
+            }
+        }
+    }
+    !same
+}
+
+/// Whether two fds are the same open file (same device and inode).
+fn same_file(a: i32, b: i32) -> bool {
+    // SAFETY: fstat writes into the zeroed struct we own; the fds are only inspected.
+    unsafe {
+        let mut sa: libc::stat = std::mem::zeroed();
+        let mut sb: libc::stat = std::mem::zeroed();
+        if libc::fstat(a, &mut sa) != 0 || libc::fstat(b, &mut sb) != 0 {
+            // fd 2 closed or unusable: never write to it.
+            return true;
+        }
+        sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+}
+
+/// The failure log.
+pub struct Log {
+    pub file: Option<PathBuf>,
+    pub syslog: bool,
+    pub stderr: bool,
+}
+
+impl Log {
+    /// Writes `reason` (made one line) everywhere it should go. Logging never fails the run.
+    pub fn failure(&self, reason: &str) {
+        let line: String =
+            reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(900).collect();
+        let pid = std::process::id();
+        if let Some(path) = &self.file {
+            let stamped = format!("{} mimeinject[{pid}]: {line}\n", utc_now());
+            if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+                let _ = f.write_all(stamped.as_bytes());
+            }
+        }
+        if self.syslog {
+            let formatter = syslog::Formatter3164 {
+                facility: syslog::Facility::LOG_MAIL,
+                hostname: None,
+                process: "mimeinject".into(),
+                pid,
+            };
+            if let Ok(mut logger) = syslog::unix(formatter) {
+                let _ = logger.err(&line);
+            }
+        }
+        if self.stderr {
+            let _ = writeln!(std::io::stderr(), "mimeinject: {line}");
+        }
+    }
+}
+
+/// The message of the last panic, recorded by the hook instead of being printed.
+pub static PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// A panic hook that records the panic instead of printing it.
+pub fn record_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let what = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+    if let Ok(mut slot) = PANIC.lock() {
+        *slot = Some(format!("internal error (panic: {what}{at})"));
+    }
+}
+
+/// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_format_has_the_right_shape() {
+        let s = super::utc_now();
+        assert_eq!(s.len(), 20, "{s}");
+        assert!(s.starts_with("20") && s.ends_with('Z'), "{s}");
+    }
+}

@@ -1,0 +1,158 @@
+//! What a run of the filter is allowed to do: variables, limits, signing.
+
+use crate::error::{Error, ErrorKind};
+use crate::sign::SigningKey;
+
+/// Limits that keep memory and output bounded whatever the message. Every limit hit is a
+/// clean failure with a one-line reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest attachment, in bytes.
+    pub attachment_bytes: u64,
+    /// Largest output, in bytes.
+    pub output_bytes: u64,
+    /// Most placeholders in one message.
+    pub placeholders: usize,
+    /// Largest header block of any part, in bytes. Header blocks are held in memory.
+    pub header_bytes: usize,
+    /// Deepest multipart nesting.
+    pub depth: usize,
+    /// Longest line the filter must parse: a placeholder line or a boundary delimiter line.
+    pub line_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            attachment_bytes: 1 << 30,
+            output_bytes: 4 << 30,
+            placeholders: 64,
+            header_bytes: 256 << 10,
+            depth: 32,
+            line_bytes: 16 << 10,
+        }
+    }
+}
+
+/// What to do with a placeholder whose signature is missing or wrong, when a key is set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnsignedPolicy {
+    /// Fail: the message stays queued. The safe default.
+    #[default]
+    Fail,
+    /// Leave the placeholder in the message as ordinary text.
+    Pass,
+}
+
+/// The filter's settings. Build one with [`Config::builder`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) vars: Vec<(String, String)>,
+    pub(crate) limits: Limits,
+    pub(crate) key: Option<SigningKey>,
+    pub(crate) unsigned: UnsignedPolicy,
+    pub(crate) preflight_window: usize,
+}
+
+/// The default pre-flight window: messages up to this size are checked whole before the
+/// first byte is written.
+pub const DEFAULT_PREFLIGHT_WINDOW: usize = 1 << 20;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            vars: Vec::new(),
+            limits: Limits::default(),
+            key: None,
+            unsigned: UnsignedPolicy::Fail,
+            preflight_window: DEFAULT_PREFLIGHT_WINDOW,
+        }
+    }
+}
+
+impl Config {
+    /// A builder with the defaults: no variables, default limits, no signing key.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub(crate) fn var(&self, name: &str) -> Option<&str> {
+        self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Builds a [`Config`].
+///
+/// ```
+/// let config = mimeinject::Config::builder()
+///     .var("rcpt", "user@example.test")
+///     .build()?;
+/// # Ok::<(), mimeinject::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ConfigBuilder {
+    config: Config,
+    error: Option<String>,
+}
+
+impl ConfigBuilder {
+    /// Sets `{name}` in placeholder paths to `value`.
+    ///
+    /// Values containing `/` or NUL, or equal to `.`, `..` or the empty string are refused
+    /// when the configuration is built: a variable must never move a path to another
+    /// directory.
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into(), value.into());
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            self.error.get_or_insert(format!("variable name {name:?}: use letters, digits, _"));
+        } else if value.is_empty() || value == "." || value == ".." {
+            self.error.get_or_insert(format!("variable {name}: value {value:?} refused"));
+        } else if value.contains('/') || value.contains('\0') {
+            self.error.get_or_insert(format!("variable {name}: value contains '/' or NUL"));
+        } else if self.config.vars.iter().any(|(n, _)| *n == name) {
+            self.error.get_or_insert(format!("variable {name} given twice"));
+        } else {
+            self.config.vars.push((name, value));
+        }
+        self
+    }
+
+    /// Replaces the limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// Requires placeholders to be signed with `key`.
+    pub fn key(mut self, key: SigningKey) -> Self {
+        self.config.key = Some(key);
+        self
+    }
+
+    /// What to do with unsigned placeholders when a key is set.
+    pub fn unsigned(mut self, policy: UnsignedPolicy) -> Self {
+        self.config.unsigned = policy;
+        self
+    }
+
+    /// Messages up to `bytes` long are read whole and every placeholder's file is opened
+    /// before anything is written, so a missing file produces no output at all. Larger
+    /// messages stream, and still fail through the error. 0 turns pre-flight off.
+    pub fn preflight_window(mut self, bytes: usize) -> Self {
+        self.config.preflight_window = bytes;
+        self
+    }
+
+    /// The configuration, or the first problem found.
+    pub fn build(self) -> Result<Config, Error> {
+        match self.error {
+            Some(e) => Err(Error::new(ErrorKind::Config(e))),
+            None => Ok(self.config),
+        }
+    }
+}

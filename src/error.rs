@@ -1,0 +1,130 @@
+//! The error type: what went wrong and where, in one line.
+
+use std::fmt;
+use std::io;
+
+use crate::source::SourceError;
+
+/// Why the filter stopped. [`Display`](fmt::Display) gives one line fit for a mail log.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    offset: Option<u64>,
+}
+
+/// The kinds of failure.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Reading the message failed.
+    Read(io::Error),
+    /// Writing the output failed.
+    Write(io::Error),
+    /// A placeholder is malformed (bad syntax, missing `path`, unknown parameter...).
+    Placeholder(String),
+    /// The message's MIME structure makes replacing a placeholder unsafe.
+    Structure(String),
+    /// The attachment could not be opened.
+    Attachment(SourceError),
+    /// Reading the attachment failed.
+    AttachmentRead {
+        /// The placeholder's path, after `{var}` expansion.
+        path: String,
+        /// The underlying error.
+        err: io::Error,
+    },
+    /// The attachment's size changed while it was read.
+    Changed {
+        /// The placeholder's path, after `{var}` expansion.
+        path: String,
+        /// Its size when opened.
+        expected: u64,
+        /// The bytes actually read.
+        read: u64,
+    },
+    /// A placeholder's signature is missing or wrong.
+    Signature(String),
+    /// A configured limit was exceeded.
+    Limit {
+        /// What was limited.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+    /// The configuration is invalid.
+    Config(String),
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Error {
+        Error { kind, offset: None }
+    }
+
+    pub(crate) fn at(mut self, offset: u64) -> Error {
+        self.offset.get_or_insert(offset);
+        self
+    }
+
+    pub(crate) fn placeholder(reason: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Placeholder(reason.into()))
+    }
+
+    pub(crate) fn structure(reason: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Structure(reason.into()))
+    }
+
+    pub(crate) fn limit(what: &'static str, limit: u64) -> Error {
+        Error::new(ErrorKind::Limit { what, limit })
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The byte offset in the input message where the problem was found, when known.
+    pub fn offset(&self) -> Option<u64> {
+        self.offset
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::Read(e) => write!(f, "reading the message: {e}")?,
+            ErrorKind::Write(e) => write!(f, "writing the output: {e}")?,
+            ErrorKind::Placeholder(r) => write!(f, "malformed placeholder: {r}")?,
+            ErrorKind::Structure(r) => write!(f, "MIME structure: {r}")?,
+            ErrorKind::Attachment(e) => write!(f, "{e}")?,
+            ErrorKind::AttachmentRead { path, err } => write!(f, "attachment {path:?}: {err}")?,
+            ErrorKind::Changed { path, expected, read } => write!(
+                f,
+                "attachment {path:?} changed while being read ({expected} bytes at open, {read} read)"
+            )?,
+            ErrorKind::Signature(r) => write!(f, "placeholder signature: {r}")?,
+            ErrorKind::Limit { what, limit } => write!(f, "limit exceeded: {what} (limit {limit})")?,
+            ErrorKind::Config(r) => write!(f, "configuration: {r}")?,
+        }
+        if let Some(off) = self.offset {
+            write!(f, " (at byte {off})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Read(e) | ErrorKind::Write(e) => Some(e),
+            ErrorKind::AttachmentRead { err, .. } => Some(err),
+            ErrorKind::Attachment(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<SourceError> for Error {
+    fn from(e: SourceError) -> Error {
+        Error::new(ErrorKind::Attachment(e))
+    }
+}
