@@ -144,7 +144,12 @@ fn expand(path: &str, config: &Config) -> Result<String, String> {
         let name = &after[..close];
         match config.var(name) {
             Some(value) => out.push_str(value),
-            None => return Err(format!("path uses {{{name}}}, which is not set (--var)")),
+            None => {
+                return Err(format!(
+                    "path uses {{{name}}}, which is not set (--var; {{rcpt}} needs exactly one \
+                     recipient per delivery)"
+                ))
+            }
         }
         rest = &after[close + 1..];
     }

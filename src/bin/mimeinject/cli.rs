@@ -88,6 +88,12 @@ pub struct FilterArgs {
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
 
+    /// The delivery's recipients, e.g. exim's `$pipe_addresses`. Exactly one fills `{rcpt}`
+    /// (unless `--var rcpt=` is given); with several, `{rcpt}` stays unset and a placeholder
+    /// using it fails: per-recipient files need one recipient per delivery (`max_rcpt = 1`).
+    #[arg(value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+
     /// With --key-file: what to do with an unsigned or wrongly signed placeholder.
     #[arg(long, value_enum, default_value_t = Unsigned::Fail, requires = "key_file")]
     pub unsigned: Unsigned,

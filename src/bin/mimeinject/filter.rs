@@ -58,6 +58,11 @@ fn config(args: &FilterArgs) -> Result<Config, String> {
         let (name, value) = v.split_once('=').ok_or_else(|| format!("--var {v:?}: no '='"))?;
         builder = builder.var(name, value);
     }
+    if let [rcpt] = args.recipients.as_slice() {
+        if !args.vars.iter().any(|v| v.starts_with("rcpt=")) {
+            builder = builder.var("rcpt", rcpt.as_str());
+        }
+    }
     if let Some(path) = &args.key_file {
         let key = mimeinject::sign::SigningKey::from_file(path)
             .map_err(|e| format!("--key-file {}: {e}", path.display()))?;
