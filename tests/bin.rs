@@ -36,7 +36,11 @@ pub fn run(args: &[&str], stdin: &[u8]) -> (Output, std::io::Result<()>) {
 
 /// Whether python3 can be run; under `CI=true` its absence fails the test.
 pub fn python3() -> bool {
-    let ok = Command::new("python3").arg("-c").arg("import email").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("python3")
+        .arg("-c")
+        .arg("import email")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "python3 is required under CI");
         eprintln!("skipped: python3 not found");

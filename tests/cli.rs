@@ -50,7 +50,11 @@ fn samples_decode_to_their_files() {
     sample(
         "several.eml",
         &[],
-        &[("inv-42.pdf", "invoices/inv-42.pdf"), ("report.csv", "report.csv"), ("logo.png", "logo.png")],
+        &[
+            ("inv-42.pdf", "invoices/inv-42.pdf"),
+            ("report.csv", "report.csv"),
+            ("logo.png", "logo.png"),
+        ],
     );
     sample(
         "per-recipient.eml",
@@ -109,7 +113,8 @@ fn nothing_reaches_stderr_when_it_is_stdout() {
         .stderr(both)
         .spawn()
         .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &message("missing-file.eml")).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &message("missing-file.eml"))
+        .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(1));
     assert_eq!(fs::read(dir.path().join("both")).unwrap(), b"", "text reached the shared pipe");
 }

@@ -10,7 +10,10 @@ use crate::bin;
 /// The corpus messages, or `None` (skip) when the variable is unset outside CI.
 fn corpus() -> Option<Vec<PathBuf>> {
     let Some(dir) = std::env::var_os("MIMEINJECT_CORPUS") else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "MIMEINJECT_CORPUS must be set under CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "MIMEINJECT_CORPUS must be set under CI"
+        );
         eprintln!("skipped: MIMEINJECT_CORPUS not set");
         return None;
     };
@@ -51,7 +54,12 @@ fn corpus_passes_through_the_binary_byte_identical() {
     for path in &files {
         let input = std::fs::read(path).unwrap();
         let (out, fed) = bin::run(&["--root", root.path().to_str().unwrap()], &input);
-        assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(fed.is_ok(), "{}: stdin not read", path.display());
         assert!(out.stdout == input, "{} changed", path.display());
     }
@@ -64,7 +72,8 @@ fn corpus_with_inserted_placeholders_parses_clean() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let data: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let data: Vec<u8> =
+        (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     std::fs::write(root.path().join("inject.bin"), data).unwrap();
     let dir = files[0].parent().unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus_inject.py");
