@@ -1,5 +1,6 @@
 //! What a run of the filter is allowed to do: variables, limits, signing.
 
+use crate::chain::Stage;
 use crate::error::{Error, ErrorKind};
 use crate::sign::SigningKey;
 
@@ -52,6 +53,7 @@ pub struct Config {
     pub(crate) key: Option<SigningKey>,
     pub(crate) unsigned: UnsignedPolicy,
     pub(crate) preflight_window: usize,
+    pub(crate) stages: Vec<Stage>,
 }
 
 /// The default pre-flight window: messages up to this size are checked whole before the
@@ -66,6 +68,7 @@ impl Default for Config {
             key: None,
             unsigned: UnsignedPolicy::Fail,
             preflight_window: DEFAULT_PREFLIGHT_WINDOW,
+            stages: vec![Stage::Attachments],
         }
     }
 }
@@ -79,6 +82,16 @@ impl Config {
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Whether placeholders are replaced (the chain has [`Stage::Attachments`]).
+    pub(crate) fn attachments(&self) -> bool {
+        self.stages.iter().any(|s| matches!(s, Stage::Attachments))
+    }
+
+    /// Whether any stage edits the top-level header block.
+    pub(crate) fn edits_headers(&self) -> bool {
+        self.stages.iter().any(|s| !matches!(s, Stage::Attachments))
     }
 
     pub(crate) fn var(&self, name: &str) -> Option<&str> {
@@ -145,6 +158,18 @@ impl ConfigBuilder {
     /// messages stream, and still fail through the error. 0 turns pre-flight off.
     pub fn preflight_window(mut self, bytes: usize) -> Self {
         self.config.preflight_window = bytes;
+        self
+    }
+
+    /// Replaces the filter chain (default: just [`Stage::Attachments`]). Stages run in
+    /// order, in one pass.
+    pub fn stages(mut self, stages: Vec<Stage>) -> Self {
+        for s in &stages {
+            if let Err(e) = s.validate() {
+                self.error.get_or_insert(e);
+            }
+        }
+        self.config.stages = stages;
         self
     }
 

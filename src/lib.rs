@@ -46,6 +46,7 @@ assert!(out.contains("\nJVBERi0xLjcgLi4u\n"));
 */
 #![deny(missing_docs)]
 
+pub mod chain;
 pub mod config;
 pub mod encode;
 pub mod error;
@@ -57,6 +58,7 @@ pub mod sign;
 pub mod source;
 mod sync;
 
+pub use chain::Stage;
 pub use config::{Config, ConfigBuilder, Limits, UnsignedPolicy};
 pub use encode::Eol;
 pub use error::{Error, ErrorKind};

@@ -346,6 +346,9 @@ impl Rewriter {
     /// Decides what the part whose header block is in `held` is.
     fn end_headers(&mut self, ctx: PartCtx, consumed: usize) -> Result<Next, Error> {
         self.at_line_start = true;
+        if ctx.top && self.config.edits_headers() {
+            self.edit_top_headers();
+        }
         let fields = fields(&self.held);
         let named = |name: &str| {
             let held = &self.held;
@@ -370,11 +373,12 @@ impl Rewriter {
             .collect();
         let parsed = types.first().map(|v| params::parse_content_type(v));
 
-        let stub = match &parsed {
-            Some(Ok(ct)) => ct.media_type == STUB_TYPE,
-            Some(Err(_)) => starts_with_ci(trim(&types[0]), STUB_TYPE.as_bytes()),
-            None => false,
-        };
+        let stub = self.config.attachments()
+            && match &parsed {
+                Some(Ok(ct)) => ct.media_type == STUB_TYPE,
+                Some(Err(_)) => starts_with_ci(trim(&types[0]), STUB_TYPE.as_bytes()),
+                None => false,
+            };
         if stub {
             if types.len() > 1 {
                 return Err(Error::placeholder("stub part has several Content-Type fields"));
@@ -435,9 +439,31 @@ impl Rewriter {
         Ok(if self.out.is_empty() { Next::Drop(consumed) } else { Next::Emit(consumed) })
     }
 
+    /// Runs the chain's header stages over the held top-level block.
+    fn edit_top_headers(&mut self) {
+        let eol = self.eol();
+        let blank = if self.held.ends_with(b"\r\n\r\n") || self.held == b"\r\n" {
+            2
+        } else if self.held.ends_with(b"\n\n") || self.held == b"\n" {
+            1
+        } else {
+            0
+        };
+        let mut block = self.held[..self.held.len() - blank].to_vec();
+        if !block.is_empty() && !block.ends_with(b"\n") {
+            block.extend_from_slice(eol.as_bytes());
+        }
+        for stage in &self.config.stages {
+            stage.apply(&mut block, eol);
+        }
+        block.extend_from_slice(&self.held[self.held.len() - blank..]);
+        self.held = block;
+    }
+
     /// Streams a body, stopping at delimiter lines and body-line placeholders.
     fn body(&mut self, input: &[u8], eof: bool, base64: bool) -> Result<Next, Error> {
         let dashes = !self.stack.is_empty();
+        let base64 = base64 && self.config.attachments();
         if !dashes && !base64 {
             // Nothing can happen before the end: pass everything.
             return Ok(if !input.is_empty() {

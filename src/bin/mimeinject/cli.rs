@@ -88,6 +88,19 @@ pub struct FilterArgs {
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
 
+    /// Adds a header field (`'Name: value'`) at the end of the top-level header block.
+    /// Repeatable; runs in command-line order with --strip-header.
+    #[arg(long, value_name = "FIELD")]
+    pub add_header: Vec<String>,
+
+    /// Removes every top-level header field with this name. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub strip_header: Vec<String>,
+
+    /// The stages in command-line order (filled after parsing).
+    #[arg(skip)]
+    pub stages: Vec<mimeinject::Stage>,
+
     /// The delivery's recipients, e.g. exim's `$pipe_addresses`. Exactly one fills `{rcpt}`
     /// (unless `--var rcpt=` is given); with several, `{rcpt}` stays unset and a placeholder
     /// using it fails: per-recipient files need one recipient per delivery (`max_rcpt = 1`).
@@ -106,6 +119,24 @@ pub enum Unsigned {
     Fail,
     /// Deliver the placeholder as plain text.
     Pass,
+}
+
+/// Parses the command line, recording the header stages in the order they were given.
+pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let mut stages: Vec<(usize, mimeinject::Stage)> = vec![(0, mimeinject::Stage::Attachments)];
+    let indexed = |id: &str| matches.indices_of(id).into_iter().flatten().collect::<Vec<_>>();
+    for (i, v) in indexed("add_header").into_iter().zip(&cli.filter.add_header) {
+        stages.push((i, mimeinject::Stage::AddHeader(v.clone())));
+    }
+    for (i, v) in indexed("strip_header").into_iter().zip(&cli.filter.strip_header) {
+        stages.push((i, mimeinject::Stage::StripHeader(v.clone())));
+    }
+    stages.sort_by_key(|(i, _)| *i);
+    cli.filter.stages = stages.into_iter().map(|(_, s)| s).collect();
+    Ok(cli)
 }
 
 /// The failure exit code from the raw arguments, for failures before clap has parsed them.

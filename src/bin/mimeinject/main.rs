@@ -7,9 +7,7 @@ mod log;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use crate::cli::{Cli, Command};
+use crate::cli::Command;
 use crate::log::Log;
 
 fn main() -> ExitCode {
@@ -43,7 +41,7 @@ enum Failure {
 }
 
 fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match cli::parse(args) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
