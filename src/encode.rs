@@ -548,9 +548,13 @@ mod tests {
         assert_eq!(lines.last(), Some(&&b""[..]));
         let lines = &lines[..lines.len() - 1];
         assert_eq!(lines.len(), 10_000usize.div_ceil(57));
-        for line in &lines[..lines.len() - 1] {
-            assert_eq!(line.len(), 77);
-            assert_eq!(line[76], b'\r');
+        for (k, line) in lines.iter().enumerate() {
+            assert_eq!(line.last(), Some(&b'\r'), "line {k}");
+            if k + 1 < lines.len() {
+                assert_eq!(line.len(), 77, "line {k}");
+            } else {
+                assert!(line.len() < 77, "last line");
+            }
         }
     }
 }
