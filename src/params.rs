@@ -1,11 +1,24 @@
 //! Parsing MIME header parameters: RFC 2045 §5.1 syntax, RFC 822 comments,
 //! RFC 2231 continuations and charset decoding.
 //!
-//! OWNER: headers helper. Interface fixed; bodies to be written.
+//! The parser is lenient where real mail is sloppy but unambiguous, and strict
+//! where a wrong guess could change the meaning of a message:
+//!
+//! * Accepted: unquoted values containing tspecials (`boundary=----=_Part_1`,
+//!   `name=a/b`), a trailing `;`, empty `;;`, whitespace and comments around
+//!   `=`, raw UTF-8 in values (RFC 6532), quoted RFC 2231 extended values.
+//! * Refused ([`ParamError`]): a missing or malformed `type/subtype`, an
+//!   unterminated quoted-string or comment, a parameter without `=`, anything
+//!   but `;` after a value, a parameter given twice (also as `name` and
+//!   `name*`), RFC 2231 sections with gaps, duplicates or leading zeros, bad
+//!   `%XX`, a charset other than UTF-8, US-ASCII or ISO-8859-1, and values that
+//!   are not valid UTF-8 once decoded.
 
 use std::fmt;
 
 /// A parsed parameter list. Names are lower-cased; RFC 2231 sections are joined and decoded.
+///
+/// The order is that of each name's first appearance in the field.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params(pub Vec<(String, String)>);
 
@@ -37,20 +50,674 @@ impl fmt::Display for ParamError {
 
 impl std::error::Error for ParamError {}
 
+/// Builds a [`ParamError`] from format arguments.
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err(ParamError(format!($($arg)*)))
+    };
+}
+
 /// Parses an unfolded `Content-Type` field body (the bytes after the colon).
+///
+/// Comments and whitespace may appear between any two tokens. The media type
+/// and the parameter names are lower-cased; values keep their case.
+///
+/// # Errors
+///
+/// A [`ParamError`] with a one-line reason for any of the cases listed in the
+/// [module documentation](self).
+///
+/// # Example
+///
+/// ```
+/// use mimeinject::params::parse_content_type;
+///
+/// let ct = parse_content_type(
+///     b" Multipart/Mixed (a comment); Boundary=\"=_abc\";\r\n\
+///       title*0*=UTF-8''%C3%A9t%C3%A9; title*1=\" report\"",
+/// )
+/// .unwrap();
+/// assert_eq!(ct.media_type, "multipart/mixed");
+/// assert_eq!(ct.params.get("boundary"), Some("=_abc"));
+/// assert_eq!(ct.params.get("title"), Some("été report"));
+///
+/// assert!(parse_content_type(b"text/plain; name=\"open").is_err());
+/// ```
 pub fn parse_content_type(body: &[u8]) -> Result<ContentType, ParamError> {
-    let _ = body;
-    todo!()
+    let mut c = Cursor { input: body, pos: 0 };
+    c.skip_cfws()?;
+    let ty = c.token();
+    if ty.is_empty() {
+        match c.peek() {
+            None => fail!("missing media type"),
+            Some(b) => fail!("invalid media type: unexpected {:?}", char::from(b)),
+        }
+    }
+    c.skip_cfws()?;
+    if c.peek() != Some(b'/') {
+        fail!("media type {:?} has no '/subtype'", String::from_utf8_lossy(ty));
+    }
+    c.pos += 1;
+    c.skip_cfws()?;
+    let subtype = c.token();
+    if subtype.is_empty() {
+        fail!("media type {:?} has an empty subtype", String::from_utf8_lossy(ty));
+    }
+    c.skip_cfws()?;
+    match c.peek() {
+        None | Some(b';') => {}
+        Some(b) => fail!("unexpected {:?} after the media type", char::from(b)),
+    }
+    let mut media_type = String::with_capacity(ty.len() + 1 + subtype.len());
+    // Both are tokens, hence ASCII.
+    media_type.push_str(&String::from_utf8_lossy(ty).to_ascii_lowercase());
+    media_type.push('/');
+    media_type.push_str(&String::from_utf8_lossy(subtype).to_ascii_lowercase());
+    let params = parse_list(&mut c)?;
+    Ok(ContentType { media_type, params })
 }
 
 /// Parses a parameter list `a=b; c="d"` (a leading `;` is allowed).
+///
+/// This is the form of the body-line placeholder after its colon. An empty
+/// list (only whitespace and comments) gives empty [`Params`].
+///
+/// # Errors
+///
+/// As for [`parse_content_type`], except that there is no media type.
 pub fn parse_params(input: &[u8]) -> Result<Params, ParamError> {
-    let _ = input;
-    todo!()
+    parse_list(&mut Cursor { input, pos: 0 })
 }
 
 /// The lower-cased mechanism of a `Content-Transfer-Encoding` field body, comments removed.
+///
+/// All whitespace and comments are dropped and whatever remains is returned,
+/// so `" Base64 (comment)"` gives `"base64"`, while a malformed `"7bit x"`
+/// gives `"7bitx"`, which matches no known mechanism, rather than a plausible
+/// `"7bit"`. An unterminated comment runs to the end of the body. Bytes that
+/// are not UTF-8 are replaced by U+FFFD.
 pub fn parse_mechanism(body: &[u8]) -> String {
-    let _ = body;
-    todo!()
+    let mut kept = Vec::with_capacity(body.len());
+    let mut depth = 0usize;
+    let mut bytes = body.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\\' if depth > 0 => {
+                bytes.next();
+            }
+            b'(' => depth += 1,
+            b')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ => kept.push(b.to_ascii_lowercase()),
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// RFC 2045 `tspecials`: characters that end a token.
+const TSPECIALS: &[u8] = b"()<>@,;:\\\"/[]?=";
+
+/// Whether `b` may appear in an RFC 2045 token: visible ASCII, not a tspecial.
+fn is_token_byte(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b) && !TSPECIALS.contains(&b)
+}
+
+/// Whether `b` may appear in an unquoted value. Real mail puts tspecials in
+/// unquoted values (`boundary=----=_NextPart_000`), so any visible character
+/// but `;` and `"` is allowed, as is any non-ASCII byte (RFC 6532).
+fn is_lenient_value_byte(b: u8) -> bool {
+    (b >= 0x80 || (0x21..=0x7e).contains(&b)) && b != b';' && b != b'"'
+}
+
+/// A read position in a field body.
+struct Cursor<'a> {
+    /// The whole field body.
+    input: &'a [u8],
+    /// Index of the next unread byte; at most `input.len()`.
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// The next unread byte.
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    /// Skips whitespace and RFC 822 comments, which may nest and may quote
+    /// any character with `\`.
+    fn skip_cfws(&mut self) -> Result<(), ParamError> {
+        while let Some(b) = self.peek() {
+            match b {
+                // CR and LF should be gone after unfolding; a raw folded field
+                // is still unambiguous, so they count as whitespace here.
+                b' ' | b'\t' | b'\r' | b'\n' => self.pos += 1,
+                b'(' => self.skip_comment()?,
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips one comment; the cursor is on its `(`.
+    fn skip_comment(&mut self) -> Result<(), ParamError> {
+        let start = self.pos;
+        let mut depth = 0usize;
+        while let Some(b) = self.peek() {
+            self.pos += 1;
+            match b {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                b'\\' => {
+                    if self.peek().is_none() {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                _ => {}
+            }
+        }
+        fail!("unterminated comment starting at byte {start}")
+    }
+
+    /// Takes the longest run of token bytes; possibly empty.
+    fn token(&mut self) -> &'a [u8] {
+        let start = self.pos;
+        while self.peek().is_some_and(is_token_byte) {
+            self.pos += 1;
+        }
+        &self.input[start..self.pos]
+    }
+
+    /// Takes a quoted-string, the cursor on its opening `"`, and returns its
+    /// content with quoted-pairs resolved.
+    fn quoted_string(&mut self) -> Result<Vec<u8>, ParamError> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut value = Vec::new();
+        while let Some(b) = self.peek() {
+            self.pos += 1;
+            match b {
+                b'"' => return Ok(value),
+                b'\\' => match self.peek() {
+                    Some(q) => {
+                        self.pos += 1;
+                        value.push(q);
+                    }
+                    None => break,
+                },
+                // Folding whitespace left by unfolding is kept, as RFC 5322
+                // §3.2.4 says; other control characters have no business in
+                // a parameter and could smuggle line breaks into output.
+                b'\t' => value.push(b),
+                0x00..=0x1f | 0x7f => {
+                    fail!("control character 0x{b:02x} in quoted string at byte {}", self.pos - 1)
+                }
+                _ => value.push(b),
+            }
+        }
+        fail!("unterminated quoted string starting at byte {start}")
+    }
+
+    /// Takes an unquoted value; possibly empty.
+    fn lenient_value(&mut self) -> &'a [u8] {
+        let start = self.pos;
+        while self.peek().is_some_and(is_lenient_value_byte) {
+            self.pos += 1;
+        }
+        &self.input[start..self.pos]
+    }
+}
+
+/// One `attribute=value` as written, before RFC 2231 joining.
+struct RawParam {
+    /// The name without any `*N` or `*` suffix, lower-cased.
+    base: String,
+    /// The RFC 2231 section number, if the name had `*N`.
+    section: Option<u32>,
+    /// Whether the name ended in `*`: the value is percent-encoded, and
+    /// carries a `charset'language'` prefix when it is the first section.
+    extended: bool,
+    /// The value, quoted-pairs resolved, not yet decoded.
+    value: Vec<u8>,
+}
+
+/// Parses `; name=value` repeatedly until the end of the input.
+fn parse_list(c: &mut Cursor<'_>) -> Result<Params, ParamError> {
+    let mut raw = Vec::new();
+    loop {
+        c.skip_cfws()?;
+        match c.peek() {
+            None => break,
+            Some(b';') => {
+                c.pos += 1;
+                continue;
+            }
+            Some(_) => {}
+        }
+        let name = c.token();
+        if name.is_empty() {
+            let b = c.peek().unwrap_or(b' ');
+            fail!("expected a parameter name at byte {}, found {:?}", c.pos, char::from(b));
+        }
+        // A token is ASCII.
+        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        c.skip_cfws()?;
+        if c.peek() != Some(b'=') {
+            fail!("parameter {name:?} has no '='");
+        }
+        c.pos += 1;
+        c.skip_cfws()?;
+        let value =
+            if c.peek() == Some(b'"') { c.quoted_string()? } else { c.lenient_value().to_vec() };
+        c.skip_cfws()?;
+        match c.peek() {
+            None | Some(b';') => {}
+            Some(b) => fail!(
+                "unexpected {:?} after the value of parameter {name:?} (missing ';' or quotes?)",
+                char::from(b)
+            ),
+        }
+        raw.push(split_name(&name, value)?);
+    }
+    join(raw)
+}
+
+/// Splits an RFC 2231 name `base*N*` into its parts.
+fn split_name(name: &str, value: Vec<u8>) -> Result<RawParam, ParamError> {
+    let Some((base, rest)) = name.split_once('*') else {
+        return Ok(RawParam { base: name.to_owned(), section: None, extended: false, value });
+    };
+    if base.is_empty() {
+        fail!("invalid parameter name {name:?}");
+    }
+    let (digits, extended) = match rest.strip_suffix('*') {
+        Some(d) => (d, true),
+        None => (rest, false),
+    };
+    let section = if digits.is_empty() {
+        if !extended {
+            // `name*` is the unsectioned extended form; here `rest` was empty.
+            None
+        } else {
+            // `name**`
+            fail!("invalid parameter name {name:?}");
+        }
+    } else {
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            fail!("invalid RFC 2231 section in parameter name {name:?}");
+        }
+        if digits.len() > 1 && digits.starts_with('0') {
+            fail!("RFC 2231 section number with a leading zero in {name:?}");
+        }
+        match digits.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => fail!("RFC 2231 section number too large in {name:?}"),
+        }
+    };
+    // `name*` alone: `rest` is empty, so it is extended without sections.
+    let extended = extended || rest.is_empty();
+    Ok(RawParam { base: base.to_owned(), section, extended, value })
+}
+
+/// Joins RFC 2231 sections, decodes values and refuses duplicates.
+fn join(raw: Vec<RawParam>) -> Result<Params, ParamError> {
+    // Distinct base names in order of first appearance.
+    let mut names: Vec<&str> = Vec::new();
+    for p in &raw {
+        if !names.contains(&p.base.as_str()) {
+            names.push(&p.base);
+        }
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let group: Vec<&RawParam> = raw.iter().filter(|p| p.base == name).collect();
+        let value = if group.iter().any(|p| p.section.is_some()) {
+            join_sections(name, &group)?
+        } else if group.len() > 1 {
+            fail!("parameter {name:?} appears more than once");
+        } else if group[0].extended {
+            let (charset, encoded) = split_charset(name, &group[0].value)?;
+            decode_charset(name, charset, &percent_decode(name, encoded)?)?
+        } else {
+            decode_charset(name, b"", &group[0].value)?
+        };
+        out.push((name.to_owned(), value));
+    }
+    Ok(Params(out))
+}
+
+/// Joins the sections `name*0`, `name*1`, … of one parameter.
+fn join_sections(name: &str, group: &[&RawParam]) -> Result<String, ParamError> {
+    if group.iter().any(|p| p.section.is_none()) {
+        fail!("parameter {name:?} appears both with and without RFC 2231 sections");
+    }
+    let mut sections: Vec<&RawParam> = group.to_vec();
+    sections.sort_by_key(|p| p.section);
+    for (i, p) in sections.iter().enumerate() {
+        match p.section {
+            Some(n) if n as usize == i => {}
+            Some(n) if (n as usize) < i => fail!("RFC 2231 section {name}*{n} appears twice"),
+            _ => fail!("RFC 2231 section {name}*{i} is missing"),
+        }
+    }
+    let mut charset: &[u8] = b"";
+    let mut bytes = Vec::new();
+    for p in &sections {
+        if !p.extended {
+            bytes.extend_from_slice(&p.value);
+            continue;
+        }
+        // The charset is only in section 0 (RFC 2231 §4.1).
+        let encoded = if p.section == Some(0) {
+            let (cs, rest) = split_charset(name, &p.value)?;
+            charset = cs;
+            rest
+        } else {
+            &p.value[..]
+        };
+        bytes.extend(percent_decode(name, encoded)?);
+    }
+    decode_charset(name, charset, &bytes)
+}
+
+/// Splits `charset'language'rest`, returning the charset and `rest`.
+fn split_charset<'v>(name: &str, value: &'v [u8]) -> Result<(&'v [u8], &'v [u8]), ParamError> {
+    let mut parts = value.splitn(3, |&b| b == b'\'');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(charset), Some(_language), Some(rest)) => Ok((charset, rest)),
+        _ => fail!("RFC 2231 value of {name:?} lacks the charset'language' prefix"),
+    }
+}
+
+/// Resolves `%XX` escapes; other bytes are kept as they are.
+fn percent_decode(name: &str, encoded: &[u8]) -> Result<Vec<u8>, ParamError> {
+    let mut out = Vec::with_capacity(encoded.len());
+    let mut i = 0;
+    while i < encoded.len() {
+        if encoded[i] == b'%' {
+            let hex = |j: usize| encoded.get(j).and_then(|&b| char::from(b).to_digit(16));
+            match (hex(i + 1), hex(i + 2)) {
+                (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                _ => fail!("invalid %-escape in RFC 2231 value of {name:?}"),
+            }
+            i += 3;
+        } else {
+            out.push(encoded[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a value's bytes from `charset` (empty: UTF-8, RFC 6532).
+fn decode_charset(name: &str, charset: &[u8], bytes: &[u8]) -> Result<String, ParamError> {
+    let charset = String::from_utf8_lossy(charset).to_ascii_lowercase();
+    match charset.as_str() {
+        "" | "utf-8" | "utf8" => match String::from_utf8(bytes.to_vec()) {
+            Ok(s) => Ok(s),
+            Err(_) => fail!("value of parameter {name:?} is not valid UTF-8"),
+        },
+        "us-ascii" | "ascii" => {
+            if !bytes.is_ascii() {
+                fail!("value of parameter {name:?} is declared US-ASCII but is not");
+            }
+            Ok(bytes.iter().map(|&b| char::from(b)).collect())
+        }
+        // Every byte is the code point of the same number.
+        "iso-8859-1" | "iso_8859-1" | "latin1" | "latin-1" => {
+            Ok(bytes.iter().map(|&b| char::from(b)).collect())
+        }
+        other => fail!("unsupported charset {other:?} in parameter {name:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses a Content-Type and panics with the reason on failure.
+    fn ct(body: &str) -> ContentType {
+        parse_content_type(body.as_bytes()).unwrap_or_else(|e| panic!("{body:?}: {e}"))
+    }
+
+    /// The parameters of a Content-Type as `(&str, &str)` pairs.
+    fn pairs(ct: &ContentType) -> Vec<(&str, &str)> {
+        ct.params.0.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+    }
+
+    /// The error reason for a Content-Type that must not parse.
+    fn err(body: &str) -> String {
+        match parse_content_type(body.as_bytes()) {
+            Ok(ct) => panic!("{body:?} parsed as {ct:?}"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn simple() {
+        let c = ct("text/plain");
+        assert_eq!(c.media_type, "text/plain");
+        assert!(c.params.0.is_empty());
+        let c = ct(" TEXT/Plain; Charset=UTF-8");
+        assert_eq!(c.media_type, "text/plain");
+        assert_eq!(pairs(&c), [("charset", "UTF-8")]);
+    }
+
+    #[test]
+    fn comments_everywhere() {
+        let c = ct("(a) text (b) / (c) plain (d) ; (e) charset (f) = (g) us-ascii (h) ; (i)");
+        assert_eq!(c.media_type, "text/plain");
+        assert_eq!(pairs(&c), [("charset", "us-ascii")]);
+        let c = ct(r#"text/plain (nested (comment) with \) and \( and "quote) ; a=b"#);
+        assert_eq!(pairs(&c), [("a", "b")]);
+        let c = ct(r#"text/plain; charset="us-ascii" (Plain text)"#);
+        assert_eq!(pairs(&c), [("charset", "us-ascii")]);
+    }
+
+    #[test]
+    fn whitespace_left_by_unfolding() {
+        let c = ct("multipart/mixed;\r\n\tboundary=\"x\";\n  charset=utf-8");
+        assert_eq!(pairs(&c), [("boundary", "x"), ("charset", "utf-8")]);
+        let c = ct("text/plain;\t a \t=\t b");
+        assert_eq!(pairs(&c), [("a", "b")]);
+    }
+
+    #[test]
+    fn quoting() {
+        let c = ct(r#"text/plain; name="a \"b\" \\ c; d=e (f)""#);
+        assert_eq!(pairs(&c), [("name", r#"a "b" \ c; d=e (f)"#)]);
+        let c = ct(r#"text/plain; a=""; b="	tab""#);
+        assert_eq!(pairs(&c), [("a", ""), ("b", "\ttab")]);
+        // A quoted value keeps its case; names are lower-cased.
+        let c = ct(r#"text/plain; NaMe="MiXeD""#);
+        assert_eq!(pairs(&c), [("name", "MiXeD")]);
+    }
+
+    #[test]
+    fn lenient_real_mail() {
+        let c = ct("multipart/alternative; boundary=----=_NextPart_000_0012_01D2");
+        assert_eq!(pairs(&c), [("boundary", "----=_NextPart_000_0012_01D2")]);
+        let c = ct("application/pdf; name=a/b.pdf; x=<y@z>:[]?,");
+        assert_eq!(pairs(&c), [("name", "a/b.pdf"), ("x", "<y@z>:[]?,")]);
+        let c = ct("text/plain; charset=us-ascii;");
+        assert_eq!(pairs(&c), [("charset", "us-ascii")]);
+        let c = ct("text/plain;; a=1;;; b=2 ;");
+        assert_eq!(pairs(&c), [("a", "1"), ("b", "2")]);
+        let c = ct("text/plain; a = 1");
+        assert_eq!(pairs(&c), [("a", "1")]);
+        let c = ct("text/plain; a=");
+        assert_eq!(pairs(&c), [("a", "")]);
+        let c = ct("text/plain; name=\"r\u{e9}sum\u{e9}.pdf\"; n2=\u{65e5}\u{672c}");
+        assert_eq!(pairs(&c), [("name", "r\u{e9}sum\u{e9}.pdf"), ("n2", "\u{65e5}\u{672c}")]);
+        // Parentheses glued to an unquoted value belong to it (RFC 2046
+        // allows them in boundaries); a comment needs whitespace before it.
+        let c = ct("multipart/mixed; boundary=a(b)c");
+        assert_eq!(pairs(&c), [("boundary", "a(b)c")]);
+    }
+
+    #[test]
+    fn rfc2231_single() {
+        let c = ct("application/pdf; filename*=UTF-8''r%C3%A9sum%c3%a9.pdf");
+        assert_eq!(pairs(&c), [("filename", "r\u{e9}sum\u{e9}.pdf")]);
+        let c = ct("application/pdf; filename*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A");
+        assert_eq!(pairs(&c), [("filename", "This is ***fun***")]);
+        let c = ct("application/pdf; filename*=''plain");
+        assert_eq!(pairs(&c), [("filename", "plain")]);
+        // Some generators quote the extended value; it is unambiguous.
+        let c = ct("application/pdf; filename*=\"utf-8''%E2%82%AC\"");
+        assert_eq!(pairs(&c), [("filename", "\u{20ac}")]);
+        let c = ct("application/pdf; filename*=iso-8859-1''caf%E9");
+        assert_eq!(pairs(&c), [("filename", "caf\u{e9}")]);
+        // A language may be given; it is not kept.
+        let c = ct("application/pdf; Title*=UTF-8'de'F%C3%BC");
+        assert_eq!(pairs(&c), [("title", "F\u{fc}")]);
+    }
+
+    #[test]
+    fn rfc2231_continuations() {
+        // RFC 2231 §3, with the sections out of order.
+        let c = ct("message/external-body; access-type=URL;\r\n \
+                    URL*1=\"cal.com/\"; URL*0=\"ftp://\"; URL*2=\"bigfile\"");
+        assert_eq!(pairs(&c), [("access-type", "URL"), ("url", "ftp://cal.com/bigfile")]);
+        // RFC 2231 §4.1: encoded and literal sections mixed.
+        let c = ct("application/x-stuff; title*0*=us-ascii'en'This%20is%20even%20more%20; \
+                    title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*2=\"isn't it!\"");
+        assert_eq!(pairs(&c), [("title", "This is even more ***fun*** isn't it!")]);
+        // A UTF-8 character split across sections is joined before decoding.
+        let c = ct("a/b; f*0*=UTF-8''%C3; f*1*=%A9; f*2=x");
+        assert_eq!(pairs(&c), [("f", "\u{e9}x")]);
+        // Literal section 0 and encoded later sections: no charset, UTF-8.
+        let c = ct("a/b; f*0=ab; f*1*=%E2%82%AC");
+        assert_eq!(pairs(&c), [("f", "ab\u{20ac}")]);
+        // The joined value takes the place of the first section seen.
+        let c = ct("a/b; x=1; f*1=b; y=2; f*0=a");
+        assert_eq!(pairs(&c), [("x", "1"), ("f", "ab"), ("y", "2")]);
+    }
+
+    #[test]
+    fn strict_media_type() {
+        assert!(err("").contains("missing media type"));
+        assert!(err("  (only a comment) ").contains("missing media type"));
+        assert!(err("text").contains("no '/subtype'"));
+        assert!(err("text/").contains("empty subtype"));
+        assert!(err("text/plain/x").contains("after the media type"));
+        assert!(err("text/plain charset=x").contains("after the media type"));
+        assert!(err("; charset=x").contains("invalid media type"));
+        assert!(err("t\u{e9}xt/plain").contains("no '/subtype'"));
+        assert!(err("\"text/plain\"").contains("invalid media type"));
+    }
+
+    #[test]
+    fn strict_syntax() {
+        assert!(err("text/plain; name=\"open").contains("unterminated quoted string"));
+        assert!(err("text/plain; name=\"open\\").contains("unterminated quoted string"));
+        assert!(err("text/plain (open").contains("unterminated comment"));
+        assert!(err("text/plain (a (b) c").contains("unterminated comment"));
+        assert!(err("text/plain (a \\").contains("unterminated comment"));
+        assert!(err("text/plain; charset").contains("has no '='"));
+        assert!(err("text/plain; charset utf-8").contains("has no '='"));
+        assert!(err("text/plain; =x").contains("expected a parameter name"));
+        assert!(err("text/plain; name=My File.pdf").contains("after the value"));
+        assert!(err("text/plain; a=b c=d").contains("after the value"));
+        assert!(err("text/plain; a=\"b\"c").contains("after the value"));
+        assert!(err("text/plain; a=\"b\nc\"").contains("control character"));
+        assert!(err("text/plain; a=\"b\0\"").contains("control character"));
+        assert!(err("text/plain; a=b\0").contains("after the value"));
+    }
+
+    #[test]
+    fn strict_duplicates() {
+        assert!(err("text/plain; a=1; a=2").contains("more than once"));
+        assert!(err("text/plain; A=1; a=1").contains("more than once"));
+        assert!(err("text/plain; path=a; path*=UTF-8''b").contains("more than once"));
+        assert!(err("text/plain; path*=UTF-8''a; path*=UTF-8''b").contains("more than once"));
+        assert!(err("text/plain; path=a; path*0=b").contains("with and without"));
+        assert!(err("text/plain; path*=''a; path*0=b").contains("with and without"));
+        assert!(err("text/plain; p*0=a; p*0=b").contains("appears twice"));
+        assert!(err("text/plain; p*0=a; p*0*=''b").contains("appears twice"));
+    }
+
+    #[test]
+    fn strict_sections() {
+        assert!(err("text/plain; p*1=a").contains("p*0 is missing"));
+        assert!(err("text/plain; p*0=a; p*2=b").contains("p*1 is missing"));
+        assert!(err("text/plain; p*00=a").contains("leading zero"));
+        assert!(err("text/plain; p*0=a; p*01=b").contains("leading zero"));
+        assert!(err("text/plain; p*x=a").contains("invalid RFC 2231 section"));
+        assert!(err("text/plain; p*1*2=a").contains("invalid RFC 2231 section"));
+        assert!(err("text/plain; p**=a").contains("invalid parameter name"));
+        assert!(err("text/plain; *=a").contains("invalid parameter name"));
+        assert!(err("text/plain; p*0=a; p*99999999999=b").contains("too large"));
+        assert!(err("text/plain; p*0=a; p*4294967295=b").contains("p*1 is missing"));
+    }
+
+    #[test]
+    fn strict_encoding() {
+        assert!(err("a/b; f*=UTF-8''%C3%A").contains("invalid %-escape"));
+        assert!(err("a/b; f*=UTF-8''%G1").contains("invalid %-escape"));
+        assert!(err("a/b; f*=UTF-8''%").contains("invalid %-escape"));
+        assert!(err("a/b; f*0*=UTF-8''a; f*1*=%zz").contains("invalid %-escape"));
+        assert!(err("a/b; f*=UTF-8'x").contains("charset'language'"));
+        assert!(err("a/b; f*=%C3%A9").contains("charset'language'"));
+        assert!(err("a/b; f*0*=%C3%A9").contains("charset'language'"));
+        assert!(err("a/b; f*=windows-1252''%80").contains("unsupported charset"));
+        assert!(err("a/b; f*=koi8-r''a").contains("unsupported charset"));
+        assert!(err("a/b; f*=UTF-8''%C3%28").contains("not valid UTF-8"));
+        assert!(err("a/b; f*0*=UTF-8''%C3; f*1=x").contains("not valid UTF-8"));
+        assert!(err("a/b; f*=us-ascii''%C3%A9").contains("declared US-ASCII"));
+        assert!(parse_content_type(b"a/b; f=\"caf\xe9\"")
+            .unwrap_err()
+            .0
+            .contains("not valid UTF-8"));
+        assert!(parse_content_type(b"a/b; f=caf\xe9").unwrap_err().0.contains("not valid UTF-8"));
+        // Charset names are case-insensitive.
+        assert_eq!(ct("a/b; f*=Us-AsCiI''x").params.get("f"), Some("x"));
+    }
+
+    #[test]
+    fn params_list() {
+        let p = parse_params(b" path=\"a b\"; filename*=UTF-8''%C3%A9.pdf").unwrap();
+        assert_eq!(p.0, [("path".into(), "a b".into()), ("filename".into(), "\u{e9}.pdf".into())]);
+        let p = parse_params(b"; (c) Path = /x/y ;").unwrap();
+        assert_eq!(p.get("PATH"), Some("/x/y"));
+        assert_eq!(parse_params(b"").unwrap(), Params::default());
+        assert_eq!(parse_params(b"  ; (nothing) ;").unwrap(), Params::default());
+        assert!(parse_params(b"path").is_err());
+        assert!(parse_params(b"a=1; a=2").is_err());
+        assert!(parse_params(b"text/plain").is_err());
+    }
+
+    #[test]
+    fn mechanism() {
+        assert_eq!(parse_mechanism(b" Base64 (comment)"), "base64");
+        assert_eq!(parse_mechanism(b"(c (nested\\)) )QUOTED-Printable"), "quoted-printable");
+        assert_eq!(parse_mechanism(b"\t7BIT\r\n "), "7bit");
+        assert_eq!(parse_mechanism(b"7bit x"), "7bitx");
+        assert_eq!(parse_mechanism(b"base64 (open"), "base64");
+        assert_eq!(parse_mechanism(b""), "");
+    }
+
+    #[test]
+    fn no_panic_on_odd_bytes() {
+        // Every short sequence over an alphabet of the interesting bytes.
+        let alphabet = b"a/;=\"\\()* %'\xc3\r";
+        let mut input = Vec::new();
+        for n in 0..alphabet.len().pow(4) {
+            input.clear();
+            let mut k = n;
+            for _ in 0..4 {
+                input.push(alphabet[k % alphabet.len()]);
+                k /= alphabet.len();
+            }
+            let _ = parse_content_type(&input);
+            let _ = parse_params(&input);
+            let _ = parse_mechanism(&input);
+        }
+    }
 }
