@@ -558,17 +558,3 @@ mod tests {
         }
     }
 }
-
-/// Input bytes read per chunk by [`copy_encoded`].
-pub const READ_CHUNK: usize = LINE_INPUT * 1024;
-
-/// Encodes all of `reader` into `writer`; returns the input bytes read.
-pub fn copy_encoded<R: std::io::Read + ?Sized, W: std::io::Write + ?Sized>(
-    reader: &mut R,
-    writer: &mut W,
-    eol: Eol,
-    scratch: &mut Vec<u8>,
-) -> std::io::Result<u64> {
-    let _ = (reader, writer, eol, scratch);
-    todo!()
-}
