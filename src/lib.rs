@@ -48,6 +48,7 @@ assert!(out.contains("\nJVBERi0xLjcgLi4u\n"));
 
 pub mod chain;
 pub mod config;
+mod confine;
 pub mod encode;
 pub mod error;
 pub mod headers;

@@ -142,6 +142,11 @@ pub struct Rewriter {
     next_placeholder: Option<Placeholder>,
     /// Absolute offset of the first unconsumed input byte.
     offset: u64,
+    /// Absolute offset of the input handed to the current `advance`.
+    cursor: u64,
+    /// Absolute offset of the header block in `held`: errors about a part point there,
+    /// however the input was chunked.
+    block_start: u64,
     written: u64,
     found: usize,
     replaced: usize,
@@ -165,6 +170,8 @@ impl Rewriter {
             pending: None,
             next_placeholder: None,
             offset: 0,
+            cursor: 0,
+            block_start: 0,
             written: 0,
             found: 0,
             replaced: 0,
@@ -194,6 +201,7 @@ impl Rewriter {
         let mut dropped = 0;
         loop {
             let at = self.offset + dropped as u64;
+            self.cursor = at;
             let next = self.advance(&input[dropped..], eof).map_err(|e| e.at(at))?;
             let (consumed, action) = match next {
                 Next::Drop(n) => {
@@ -310,12 +318,18 @@ impl Rewriter {
     fn headers(&mut self, input: &[u8], eof: bool, ctx: PartCtx) -> Result<Next, Error> {
         let limit = self.config.limits.header_bytes;
         let mut pos = 0;
+        let end_headers = |this: &mut Self, consumed: usize| {
+            this.end_headers(ctx, consumed).map_err(|e| e.at(this.block_start))
+        };
         loop {
+            if self.held.is_empty() {
+                self.block_start = self.cursor + pos as u64;
+            }
             let rest = &input[pos..];
             let line_len = match memchr(b'\n', rest) {
                 Some(i) => i + 1,
                 None if eof && !rest.is_empty() => rest.len(),
-                None if eof => return self.end_headers(ctx, pos),
+                None if eof => return end_headers(self, pos),
                 None => {
                     if self.held.len() + rest.len() > limit {
                         return self.lose_structure(pos, "header block too long");
@@ -332,11 +346,11 @@ impl Rewriter {
             }
             if line == b"\n" || line == b"\r\n" {
                 self.held.extend_from_slice(line);
-                return self.end_headers(ctx, pos + line_len);
+                return end_headers(self, pos + line_len);
             }
             if line.starts_with(b"--") && classify(line, &self.stack).is_some() {
                 // A delimiter before any blank line: the part had headers only.
-                return self.end_headers(ctx, pos);
+                return end_headers(self, pos);
             }
             self.held.extend_from_slice(line);
             pos += line_len;
@@ -663,12 +677,13 @@ impl Rewriter {
         if input.is_empty() {
             return if eof { self.finish() } else { Ok(Next::NeedInput(0)) };
         }
-        if find_ci(input, MARK) {
+        if let Some(i) = find_ci(input, MARK) {
             let why = self.defect.clone().unwrap_or_default();
             return Err(Error::structure(format!(
                 "something that looks like a placeholder in a part whose structure could not \
                  be followed ({why})"
-            )));
+            ))
+            .at(self.cursor + i as u64));
         }
         let end = if eof { input.len() } else { input.len().saturating_sub(MARK.len() - 1) };
         Ok(if end > 0 { Next::Pass(end) } else { Next::NeedInput(0) })
@@ -676,7 +691,7 @@ impl Rewriter {
 
     /// Gives up on structure: what was held is passed on, and so is the rest.
     fn lose_structure(&mut self, consumed: usize, why: &str) -> Result<Next, Error> {
-        if find_ci(&self.held, b"mimeinject") {
+        if find_ci(&self.held, b"mimeinject").is_some() {
             return Err(Error::structure(format!("{why}, in a part that mentions mimeinject")));
         }
         self.defect.get_or_insert_with(|| why.to_owned());
@@ -816,9 +831,10 @@ fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// ASCII case-insensitive search for a lower-case `needle` starting with a letter.
-fn find_ci(hay: &[u8], needle: &[u8]) -> bool {
+/// Where `needle` (lower-case ASCII) first occurs in `hay`, ignoring ASCII case.
+fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let (lo, up) = (needle[0], needle[0].to_ascii_uppercase());
-    memchr::memchr2_iter(lo, up, hay).any(|i| starts_with_ci(&hay[i..], needle))
+    memchr::memchr2_iter(lo, up, hay).find(|&i| starts_with_ci(&hay[i..], needle))
 }
 
 impl Limits {

@@ -20,9 +20,9 @@ pub fn run(args: &FilterArgs) -> Result<(), String> {
     // SAFETY: fds 0 and 1 are this process's stdin and stdout; ManuallyDrop keeps them open.
     let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
     let stdout = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
-    let result = filter(args, &mut *stdin, &*stdout);
+    let result = filter(args, &mut stdin, &stdout);
     if result.is_err() {
-        drain(&mut *stdin);
+        drain(&mut stdin);
     }
     result
 }
