@@ -10,3 +10,8 @@ mod bin;
 mod corpus;
 // The binary as a filter.
 mod cli;
+// Helpers shared by the end-to-end modules: process runner, MTA harnesses.
+mod support;
+// End to end through a real exim: maildir and SMTP delivery.
+#[cfg(feature = "cli")]
+mod exim;

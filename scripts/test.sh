@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The project's test entry point: installs what the tests need on a fresh
+# Debian machine (when run as root), then runs formatting, lints, the tests
+# (including the end-to-end MTA tests) and the doc tests.
+#
+# Usage: scripts/test.sh            (from any directory; safe to re-run)
+#
+# Environment:
+#   MIMEINJECT_CORPUS  directory of sample messages for the corpus tests;
+#                      defaults to ../shared/corpus/messages next to the
+#                      repository when that exists.
+#   CI=true            makes missing MTAs a test failure instead of a skip.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- System packages --------------------------------------------------------
+
+# Debian package name -> a file it installs, to tell whether it is there.
+declare -A wanted=(
+    [exim4-daemon-light]=/usr/sbin/exim4
+    [python3]=/usr/bin/python3
+)
+
+install_packages() {
+    local missing=() pkg
+    for pkg in "${!wanted[@]}"; do
+        [[ -e ${wanted[$pkg]} ]] || missing+=("$pkg")
+    done
+    if ((${#missing[@]} == 0)); then
+        step "system packages present: ${!wanted[*]}"
+        return
+    fi
+    if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
+        step "cannot install ${missing[*]} (needs root and apt-get); MTA tests will skip or, under CI=true, fail"
+        return
+    fi
+    step "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q "${missing[@]}"
+}
+
+# The tests run private exim instances with their own configuration and
+# spool; a system daemon holding port 25 is neither needed nor wanted.
+stop_system_exim() {
+    [[ $(id -u) == 0 && -e /usr/sbin/exim4 ]] || return 0
+    if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now exim4 >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/exim4 ]]; then
+        /etc/init.d/exim4 stop >/dev/null 2>&1 || true
+        command -v update-rc.d >/dev/null && update-rc.d exim4 disable >/dev/null 2>&1 || true
+    fi
+    if pgrep -x exim4 >/dev/null 2>&1; then
+        step "warning: an exim4 process is still running (not started by this script; left alone)"
+    else
+        step "no system exim daemon running"
+    fi
+}
+
+install_packages
+stop_system_exim
+
+if [[ -f scripts/install-postfix.sh ]]; then
+    step "scripts/install-postfix.sh"
+    bash scripts/install-postfix.sh
+fi
+
+# --- Environment for the tests ----------------------------------------------
+
+if [[ -z ${MIMEINJECT_CORPUS:-} && -d ../shared/corpus/messages ]]; then
+    MIMEINJECT_CORPUS=$(cd ../shared/corpus/messages && pwd)
+    export MIMEINJECT_CORPUS
+fi
+step "MIMEINJECT_CORPUS=${MIMEINJECT_CORPUS:-(unset)}  CI=${CI:-(unset)}"
+
+# --- Checks -------------------------------------------------------------------
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --all-targets --all-features -- -D warnings"
+cargo clippy --all-targets --all-features -- -D warnings
+
+step "cargo test --all-features"
+cargo test --all-features
+
+step "cargo test --doc --all-features"
+cargo test --doc --all-features
+
+# --- Later steps ----------------------------------------------------------------
+# TODO(fuzz): a short smoke run of the fuzz targets goes here once fuzz/
+# exists (a bounded -max_total_time, so CI stays within its budget).
+# TODO(examples): build and run the examples here once they exist.
+
+step "all checks passed"

@@ -1,0 +1,404 @@
+//! End-to-end tests through a real exim (Debian `exim4-daemon-light`),
+//! with mimeinject as `transport_filter`, for local maildir delivery and
+//! for SMTP delivery to a sink on 127.0.0.1.
+//!
+//! Each test builds a private exim instance (`support::exim`), submits a
+//! message with `-odq`, triggers one delivery attempt, and looks at what
+//! arrived, what stayed on the queue and what was logged. Without exim (or
+//! without root) the tests print `skipped: …` and pass, except under
+//! `CI=true`, where that is a failure.
+//!
+//! The filter under test is the `mimeinject` binary of this crate. Setting
+//! `MIMEINJECT_EXIM_FILTER` to another program with the same command line
+//! runs the same tests against it.
+
+use std::path::Path;
+
+use crate::support::exim::{Exim, Transport, DOMAIN};
+use crate::support::smtp_sink::SmtpSink;
+use crate::support::{self, attachment, contains, pseudo_random, write_world_readable};
+
+/// The envelope sender of every test message.
+const SENDER: &str = "app@example.test";
+
+/// The absolute path of the filter program under test.
+fn filter_program() -> String {
+    let program = match std::env::var("MIMEINJECT_EXIM_FILTER") {
+        Ok(program) if !program.is_empty() => program,
+        _ => env!("CARGO_BIN_EXE_mimeinject").to_string(),
+    };
+    // exim requires an absolute path; a relative override is taken from
+    // the package root, where cargo runs the tests.
+    let path = std::fs::canonicalize(Path::new(&program))
+        .unwrap_or_else(|e| panic!("filter program {program}: {e}"));
+    path.to_str().unwrap().to_string()
+}
+
+/// The mimeinject command line for `exim`: its attachment root, a log file
+/// in the filter's directory, and the recipient as `{rcpt}`, built from
+/// the untainted `$local_part_data@$domain_data`.
+fn mimeinject_command(exim: &Exim) -> String {
+    let command = format!(
+        "{} --root {} --log-file {} --var rcpt=$local_part_data@$domain_data",
+        filter_program(),
+        exim.root().display(),
+        filter_log_path(exim).display(),
+    );
+    assert!(!command.contains(['"', '\'', '\\']), "paths need no quoting: {command}");
+    command
+}
+
+/// Where [`mimeinject_command`] tells the filter to log.
+fn filter_log_path(exim: &Exim) -> std::path::PathBuf {
+    exim.filter_dir().join("filter.log")
+}
+
+/// A private exim, plus the SMTP sink it delivers to in the SMTP variant.
+struct Setup {
+    /// Field order matters: the sink stops after exim's directory is gone,
+    /// which is harmless either way since every exim command has ended.
+    exim: Exim,
+    /// Present for SMTP delivery.
+    sink: Option<SmtpSink>,
+}
+
+impl Setup {
+    /// An instance delivering by `smtp` or to maildirs, with the filter
+    /// command that `filter` builds.
+    fn new(smtp: bool, filter: impl FnOnce(&Exim) -> String) -> Setup {
+        if smtp {
+            let sink = SmtpSink::start();
+            let exim = Exim::new(Transport::Smtp { port: sink.port() }, filter);
+            Setup { exim, sink: Some(sink) }
+        } else {
+            Setup { exim: Exim::new(Transport::Maildir, filter), sink: None }
+        }
+    }
+
+    /// The complete messages delivered to `local_part`: the maildir's
+    /// `new` files, or what the sink received with that sole recipient.
+    fn delivered(&self, local_part: &str) -> Vec<Vec<u8>> {
+        let address = format!("{local_part}@{DOMAIN}");
+        match &self.sink {
+            None => {
+                let maildir = self.exim.maildir(local_part);
+                maildir.new.iter().map(|p| std::fs::read(p).unwrap()).collect()
+            }
+            Some(sink) => sink
+                .messages()
+                .into_iter()
+                .filter(|m| m.rcpt_to.contains(&address))
+                .map(|m| {
+                    assert_eq!(m.rcpt_to, [address.clone()], "one recipient per transaction");
+                    m.data
+                })
+                .collect(),
+        }
+    }
+
+    /// Panics if anything at all was delivered: a file in any maildir
+    /// subdirectory (`new`, `cur` or `tmp`), or a complete SMTP message.
+    fn assert_nothing_delivered(&self) {
+        for local_part in crate::support::exim::LOCAL_PARTS {
+            let maildir = self.exim.maildir(local_part);
+            assert!(maildir.is_empty(), "maildir of {local_part} is not empty: {maildir:?}");
+        }
+        if let Some(sink) = &self.sink {
+            let messages = sink.messages();
+            assert!(messages.is_empty(), "the sink received {} message(s)", messages.len());
+        }
+    }
+
+    /// Every byte that left the filter or was logged anywhere: delivered
+    /// and partial messages, maildir files, exim's logs and the filter's
+    /// log.
+    fn everything_written(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for local_part in crate::support::exim::LOCAL_PARTS {
+            for content in self.exim.maildir(local_part).contents() {
+                all.extend(content);
+            }
+        }
+        if let Some(sink) = &self.sink {
+            for t in sink.messages().into_iter().chain(sink.dropped()) {
+                all.extend(t.data);
+            }
+        }
+        all.extend(self.exim.mainlog().into_bytes());
+        all.extend(self.exim.paniclog().into_bytes());
+        all.extend(std::fs::read(filter_log_path(&self.exim)).unwrap_or_default());
+        all
+    }
+
+    /// The non-empty lines of the filter's log file.
+    fn filter_log_lines(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(filter_log_path(&self.exim)).unwrap_or_default();
+        log.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
+    }
+}
+
+/// A multipart message to `to` with a text part and one placeholder part
+/// whose Content-Type parameters are `params`. The text has lines starting
+/// with dots, which SMTP must stuff and unstuff.
+fn message_with_placeholder(to: &str, params: &str) -> Vec<u8> {
+    format!(
+        "From: {SENDER}\n\
+         To: {to}\n\
+         Subject: Your invoice\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\
+         \n\
+         --b1\n\
+         Content-Type: text/plain; charset=utf-8\n\
+         \n\
+         Hello, your invoice is attached.\n\
+         .a line starting with a dot\n\
+         .\n\
+         ..two dots\n\
+         --b1\n\
+         Content-Type: application/x-mimeinject; {params}\n\
+         \n\
+         --b1--\n"
+    )
+    .into_bytes()
+}
+
+/// The body of the text part of [`message_with_placeholder`], as it must
+/// arrive.
+const TEXT_BODY: &[u8] =
+    b"Hello, your invoice is attached.\n.a line starting with a dot\n.\n..two dots\n";
+
+// --- The harness itself, with stand-in filters -------------------------
+
+/// With `/usr/bin/tee` as the filter, the delivered message is byte for
+/// byte what the filter wrote, and carries the submitted body unchanged.
+fn passthrough_is_byte_identical(smtp: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::new(smtp, |exim| {
+        format!("/usr/bin/tee {}", exim.filter_dir().join("capture.eml").display())
+    });
+    let message = message_with_placeholder("user@example.test", "path=\"x.pdf\"");
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &message);
+    assert!(setup.exim.is_queued(&id), "queued before delivery\n{}", setup.exim.report());
+    setup.exim.deliver(&id);
+
+    assert!(!setup.exim.is_queued(&id), "delivered and gone\n{}", setup.exim.report());
+    let delivered = setup.delivered("user");
+    assert_eq!(delivered.len(), 1, "one message\n{}", setup.exim.report());
+    let capture = std::fs::read(setup.exim.filter_dir().join("capture.eml")).unwrap();
+    assert!(delivered[0] == capture, "delivered message differs from the filter's output");
+    let body = &message[message.windows(2).position(|w| w == b"\n\n").unwrap() + 2..];
+    assert!(capture.ends_with(body), "the body passes through unchanged");
+    assert!(contains(&capture, b"\nSubject: Your invoice\n"));
+    assert!(contains(&capture, TEXT_BODY));
+    assert!(!contains(&capture, b"\r"), "the filter gets LF line endings");
+}
+
+#[test]
+fn maildir_passthrough_is_byte_identical() {
+    passthrough_is_byte_identical(false);
+}
+
+#[test]
+fn smtp_passthrough_is_byte_identical() {
+    passthrough_is_byte_identical(true);
+}
+
+/// With `/bin/false` as the filter, nothing is delivered, the message
+/// stays queued, and exim logs the filter failure as a deferral.
+fn failing_filter_stays_queued(smtp: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::new(smtp, |_| "/bin/false".to_string());
+    let message = message_with_placeholder("user@example.test", "path=\"x.pdf\"");
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &message);
+    setup.exim.deliver(&id);
+
+    assert!(setup.exim.is_queued(&id), "still queued\n{}", setup.exim.report());
+    setup.assert_nothing_delivered();
+    let mainlog = setup.exim.mainlog();
+    assert!(
+        mainlog.contains("== user@example.test") && mainlog.contains("filter process failed (1)"),
+        "deferred because the filter failed\n{}",
+        setup.exim.report()
+    );
+    if let Some(sink) = &setup.sink {
+        // exim did connect and start DATA, then hung up without the dot.
+        assert!(!sink.dropped().is_empty(), "the sink saw DATA cut off");
+    }
+}
+
+#[test]
+fn maildir_failing_filter_stays_queued() {
+    failing_filter_stays_queued(false);
+}
+
+#[test]
+fn smtp_failing_filter_stays_queued() {
+    failing_filter_stays_queued(true);
+}
+
+// --- mimeinject through exim ---------------------------------------------
+
+/// The placeholder is replaced by the file, and the delivered attachment
+/// decodes to exactly the file's bytes.
+fn attachment_decodes_byte_exact(smtp: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::new(smtp, mimeinject_command);
+    let pdf = pseudo_random(42, 300 * 1024 + 7);
+    write_world_readable(&setup.exim.root(), "invoices/inv-42.pdf", &pdf);
+    let message = message_with_placeholder(
+        "user@example.test",
+        "path=\"invoices/inv-42.pdf\"; filename=\"Invoice 42.pdf\"",
+    );
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &message);
+    setup.exim.deliver(&id);
+
+    assert!(!setup.exim.is_queued(&id), "delivered\n{}", setup.exim.report());
+    let delivered = setup.delivered("user");
+    assert_eq!(delivered.len(), 1, "one message\n{}", setup.exim.report());
+    assert!(attachment(&delivered[0], "Invoice 42.pdf") == pdf, "attachment differs from file");
+    assert!(contains(&delivered[0], TEXT_BODY), "text part arrives unchanged");
+    assert!(setup.filter_log_lines().is_empty(), "nothing logged: {:?}", setup.filter_log_lines());
+}
+
+#[test]
+fn maildir_attachment_decodes_byte_exact() {
+    attachment_decodes_byte_exact(false);
+}
+
+#[test]
+fn smtp_attachment_decodes_byte_exact() {
+    attachment_decodes_byte_exact(true);
+}
+
+/// One message to two recipients, with `{rcpt}` in the path: each gets
+/// the file under its own address, in its own filter run.
+fn per_recipient_files(smtp: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::new(smtp, mimeinject_command);
+    let files = [("alice", pseudo_random(1, 200_001)), ("bob", pseudo_random(2, 150_002))];
+    for (local_part, bytes) in &files {
+        let relative = format!("statements/{local_part}@{DOMAIN}/statement.pdf");
+        write_world_readable(&setup.exim.root(), &relative, bytes);
+    }
+    let message = message_with_placeholder(
+        "alice@example.test, bob@example.test",
+        "path=\"statements/{rcpt}/statement.pdf\"; filename=\"statement.pdf\"",
+    );
+    let id = setup.exim.submit(SENDER, &["alice@example.test", "bob@example.test"], &message);
+    setup.exim.deliver(&id);
+
+    assert!(!setup.exim.is_queued(&id), "delivered\n{}", setup.exim.report());
+    for (local_part, bytes) in &files {
+        let delivered = setup.delivered(local_part);
+        assert_eq!(delivered.len(), 1, "one message for {local_part}\n{}", setup.exim.report());
+        let got = attachment(&delivered[0], "statement.pdf");
+        assert!(got == *bytes, "{local_part} did not get their own statement");
+    }
+}
+
+#[test]
+fn maildir_per_recipient_files() {
+    per_recipient_files(false);
+}
+
+#[test]
+fn smtp_per_recipient_files() {
+    per_recipient_files(true);
+}
+
+/// A placeholder naming a file that does not exist: the filter fails, the
+/// message stays queued, nothing is delivered, and the filter logs one
+/// line naming the file.
+fn missing_file_stays_queued(smtp: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::new(smtp, mimeinject_command);
+    write_world_readable(&setup.exim.root(), "invoices/other.pdf", b"not this one");
+    let message = message_with_placeholder("user@example.test", "path=\"invoices/nope.pdf\"");
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &message);
+    // A queue run this time, rather than -M: the same deferral is expected.
+    setup.exim.run_queue();
+
+    assert!(setup.exim.is_queued(&id), "still queued\n{}", setup.exim.report());
+    setup.assert_nothing_delivered();
+    assert!(
+        setup.exim.mainlog().contains("filter process failed"),
+        "deferred because of the filter\n{}",
+        setup.exim.report()
+    );
+    let lines = setup.filter_log_lines();
+    assert_eq!(lines.len(), 1, "one reason in the filter log: {lines:?}");
+    assert!(lines[0].contains("nope.pdf"), "the reason names the file: {lines:?}");
+}
+
+#[test]
+fn maildir_missing_file_stays_queued() {
+    missing_file_stays_queued(false);
+}
+
+#[test]
+fn smtp_missing_file_stays_queued() {
+    missing_file_stays_queued(true);
+}
+
+/// Paths that leave the root, relatively or absolutely: each message stays
+/// queued, nothing is delivered, and no content of /etc/passwd shows up in
+/// anything delivered, cut off or logged.
+fn path_outside_root_stays_queued(smtp: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::new(smtp, mimeinject_command);
+    // The second path has enough `..` to reach the real /etc/passwd from
+    // any temporary directory; the first is the short form.
+    let paths = ["../../etc/passwd", "../../../../../../../../../../etc/passwd", "/etc/passwd"];
+    let mut ids = Vec::new();
+    for path in paths {
+        let params = format!("path=\"{path}\"; filename=\"passwd.txt\"");
+        let message = message_with_placeholder("user@example.test", &params);
+        let id = setup.exim.submit(SENDER, &["user@example.test"], &message);
+        setup.exim.deliver(&id);
+        ids.push(id);
+    }
+
+    for (id, path) in ids.iter().zip(paths) {
+        assert!(setup.exim.is_queued(id), "{path}: still queued\n{}", setup.exim.report());
+    }
+    setup.assert_nothing_delivered();
+    let lines = setup.filter_log_lines();
+    assert_eq!(lines.len(), paths.len(), "one reason per attempt: {lines:?}");
+
+    let passwd = std::fs::read("/etc/passwd").unwrap();
+    let written = setup.everything_written();
+    for line in passwd.split(|&b| b == b'\n').filter(|l| l.len() >= 8) {
+        assert!(
+            !contains(&written, line),
+            "a line of /etc/passwd leaked: {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    // Its start as base64, as an attachment would carry it (48 characters
+    // fit in any line length a MIME encoder uses).
+    let encoded = base64_simd::STANDARD.encode_to_string(&passwd[..36.min(passwd.len())]);
+    assert!(!contains(&written, encoded.as_bytes()), "/etc/passwd leaked as base64");
+}
+
+#[test]
+fn maildir_path_outside_root_stays_queued() {
+    path_outside_root_stays_queued(false);
+}
+
+#[test]
+fn smtp_path_outside_root_stays_queued() {
+    path_outside_root_stays_queued(true);
+}

@@ -1,0 +1,345 @@
+//! A private, throw-away exim instance for end-to-end tests.
+//!
+//! Each [`Exim`] owns a temporary directory holding its configuration,
+//! spool, logs, maildirs, an attachment root and a directory the filter
+//! may write its log to. exim is run as root with `-C` pointing at that
+//! configuration, never as a daemon: messages are submitted with `-odq`
+//! (queue only) and delivered explicitly with `-M` or `-qff`, so a test
+//! decides when the transport filter runs and every step ends before the
+//! next begins. The system's exim configuration, spool and daemon are not
+//! used.
+//!
+//! exim runs the transport filter as its own user (`Debian-exim`), with
+//! umask 077 and an empty environment, and for local deliveries also
+//! delivers as that user here (`user =` on the transport). Everything the
+//! filter reads must therefore be readable by that user, and the
+//! directories it writes to owned by it.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::{run, Output};
+
+/// The exim binary of Debian's `exim4-daemon-light` package.
+pub const EXIM: &str = "/usr/sbin/exim4";
+
+/// The user exim delivers and runs the filter as on Debian.
+pub const EXIM_USER: &str = "Debian-exim";
+
+/// The domain the test routers accept.
+pub const DOMAIN: &str = "example.test";
+
+/// The local parts the test routers accept. A router's `local_parts` list
+/// is what sets the untainted `$local_part_data` that a filter command may
+/// use (exim 4.96 fails an address whose filter arguments are tainted).
+pub const LOCAL_PARTS: &[&str] = &["user", "alice", "bob", "carol"];
+
+/// Upper bound for one exim command (submission, delivery, queue list).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How a test instance delivers.
+#[derive(Clone, Copy, Debug)]
+pub enum Transport {
+    /// Local delivery to `mail/<local part>/Maildir` through an
+    /// appendfile transport with the filter.
+    Maildir,
+    /// SMTP delivery through an smtp transport with the filter, to a
+    /// server on 127.0.0.1 at this port (see `smtp_sink`).
+    Smtp {
+        /// The receiving server's port on 127.0.0.1.
+        port: u16,
+    },
+}
+
+/// Why the exim tests cannot run on this machine, if they cannot.
+pub fn missing() -> Option<String> {
+    if !Path::new(EXIM).exists() {
+        return Some("exim not installed".to_string());
+    }
+    if id_of("-u", "") != Some(0) {
+        return Some("exim tests must run as root (exim -C with a private spool)".to_string());
+    }
+    if id_of("-u", EXIM_USER).is_none() {
+        return Some(format!("exim is installed but user {EXIM_USER} does not exist"));
+    }
+    None
+}
+
+/// Prints `skipped: …` and returns true when exim tests cannot run here;
+/// under `CI=true` panics instead (see [`super::should_skip`]).
+pub fn should_skip() -> bool {
+    super::should_skip(missing())
+}
+
+/// The numeric uid (`flag` = `-u`) or gid (`-g`) of `user`.
+/// An empty `user` means the current user.
+fn id_of(flag: &str, user: &str) -> Option<u32> {
+    let mut cmd = Command::new("id");
+    cmd.arg(flag);
+    if !user.is_empty() {
+        cmd.arg(user);
+    }
+    let out = cmd.output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// One private exim instance. Dropping it removes its directory.
+pub struct Exim {
+    /// Holds everything; removed on drop.
+    dir: tempfile::TempDir,
+    /// The configuration file passed with `-C`.
+    conf: PathBuf,
+    /// How this instance delivers.
+    transport: Transport,
+}
+
+impl Exim {
+    /// Lays out a fresh instance and writes its configuration, with the
+    /// transport filter command that `filter` builds. `filter` is given
+    /// the new instance so it can name [`Exim::root`] and
+    /// [`Exim::filter_dir`]; the string is used as exim's
+    /// `transport_filter` value as it is (exim splits it into arguments,
+    /// then expands each, so `$` must be written `\$` unless an expansion
+    /// is meant).
+    pub fn new(transport: Transport, filter: impl FnOnce(&Exim) -> String) -> Exim {
+        let dir = tempfile::Builder::new().prefix("mimeinject-exim-").tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let conf = dir.path().join("exim.conf");
+        let exim = Exim { dir, conf, transport };
+
+        let uid = id_of("-u", EXIM_USER).expect("uid of the exim user");
+        let gid = id_of("-g", EXIM_USER).expect("gid of the exim user");
+        for sub in ["spool", "log", "mail", "filter"] {
+            let path = exim.dir.path().join(sub);
+            fs::create_dir(&path).unwrap();
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let root = exim.root();
+        fs::create_dir(&root).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+
+        let command = filter(&exim);
+        assert!(!command.contains('\n'), "filter command must be one line: {command:?}");
+        fs::write(&exim.conf, exim.config(&command)).unwrap();
+        exim
+    }
+
+    /// The configuration: one router and one transport, both named the
+    /// same in every variant so log lines look alike.
+    fn config(&self, filter: &str) -> String {
+        let base = self.dir.path().display();
+        let local_parts = LOCAL_PARTS.join(" : ");
+        let common = format!(
+            "\
+primary_hostname = harness.test
+qualify_domain = {DOMAIN}
+spool_directory = {base}/spool
+log_file_path = {base}/log/%slog
+# An explicit empty list: otherwise exim warns in the paniclog on each
+# start that it is purging its environment.
+keep_environment =
+exim_path = {EXIM}
+"
+        );
+        let rest = match self.transport {
+            Transport::Maildir => format!(
+                "
+begin routers
+
+deliver:
+  driver = accept
+  domains = {DOMAIN}
+  local_parts = {local_parts}
+  transport = t_deliver
+
+begin transports
+
+t_deliver:
+  driver = appendfile
+  maildir_format = true
+  directory = {base}/mail/${{local_part_data}}/Maildir
+  create_directory = true
+  user = {EXIM_USER}
+  group = {EXIM_USER}
+  return_path_add
+  envelope_to_add
+  delivery_date_add
+  transport_filter = {filter}
+  transport_filter_timeout = 60s
+"
+            ),
+            Transport::Smtp { port } => format!(
+                "
+begin routers
+
+deliver:
+  driver = manualroute
+  domains = {DOMAIN}
+  local_parts = {local_parts}
+  route_list = * 127.0.0.1
+  # The sink is on this host; deliver to it anyway.
+  self = send
+  transport = t_deliver
+
+begin transports
+
+t_deliver:
+  driver = smtp
+  port = {port}
+  allow_localhost
+  hosts_avoid_tls = *
+  # One recipient per transaction, so one filter run per recipient; and no
+  # SIZE= from the pre-filter size (what the README recommends).
+  max_rcpt = 1
+  size_addition = -1
+  connect_timeout = 20s
+  command_timeout = 60s
+  data_timeout = 60s
+  transport_filter = {filter}
+  transport_filter_timeout = 60s
+"
+            ),
+        };
+        format!("{common}{rest}\nbegin retry\n\n* * F,1h,1h\n")
+    }
+
+    /// The instance's directory (world-traversable).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A directory for attachment files, readable by the exim user.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// A directory owned by the exim user, for files the filter writes
+    /// (its log file, a capture of its input).
+    pub fn filter_dir(&self) -> PathBuf {
+        self.dir.path().join("filter")
+    }
+
+    /// Runs exim with this instance's configuration and `args`.
+    pub fn exim(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut cmd = Command::new(EXIM);
+        cmd.arg("-C").arg(&self.conf).args(args).current_dir(self.dir.path());
+        cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        run(&mut cmd, stdin, COMMAND_TIMEOUT)
+    }
+
+    /// Submits `message` (queue only, no delivery) from `sender` to
+    /// `recipients` and returns its exim message id. A line holding only
+    /// `.` does not end the message (`-oi`).
+    pub fn submit(&self, sender: &str, recipients: &[&str], message: &[u8]) -> String {
+        let mut args = vec!["-odq", "-oi", "-f", sender, "--"];
+        args.extend_from_slice(recipients);
+        let before = self.received_ids().len();
+        self.exim(&args, message).assert_success("exim submission");
+        let ids = self.received_ids();
+        assert_eq!(ids.len(), before + 1, "one new `<=` line in the mainlog:\n{}", self.mainlog());
+        ids.last().unwrap().clone()
+    }
+
+    /// The ids of every message exim has logged as received (`<=`).
+    fn received_ids(&self) -> Vec<String> {
+        self.mainlog()
+            .lines()
+            .filter_map(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let arrow = words.iter().position(|w| *w == "<=")?;
+                Some(words.get(arrow.checked_sub(1)?)?.to_string())
+            })
+            .collect()
+    }
+
+    /// Attempts delivery of message `id` now (`exim -M`), whatever its
+    /// retry times. exim returns when the attempt has ended.
+    pub fn deliver(&self, id: &str) -> Output {
+        self.exim(&["-M", id], b"")
+    }
+
+    /// Runs the queue once in the foreground, forcing every message
+    /// (`exim -qff`).
+    pub fn run_queue(&self) -> Output {
+        self.exim(&["-qff"], b"")
+    }
+
+    /// The queue listing (`exim -bp`).
+    pub fn queue(&self) -> String {
+        let out = self.exim(&["-bp"], b"");
+        out.assert_success("exim -bp");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Whether message `id` is still on the queue, according to `exim -bp`.
+    pub fn is_queued(&self, id: &str) -> bool {
+        self.queue().split_whitespace().any(|word| word == id)
+    }
+
+    /// exim's main log so far (empty if it does not exist yet).
+    pub fn mainlog(&self) -> String {
+        self.log("mainlog")
+    }
+
+    /// exim's panic log so far (empty if it does not exist yet).
+    pub fn paniclog(&self) -> String {
+        self.log("paniclog")
+    }
+
+    /// Reads one of exim's log files.
+    fn log(&self, name: &str) -> String {
+        fs::read_to_string(self.dir.path().join("log").join(name)).unwrap_or_default()
+    }
+
+    /// The files of `local_part`'s maildir, by subdirectory.
+    pub fn maildir(&self, local_part: &str) -> Maildir {
+        let base = self.dir.path().join("mail").join(local_part).join("Maildir");
+        let files = |sub: &str| -> Vec<PathBuf> {
+            let Ok(entries) = fs::read_dir(base.join(sub)) else { return Vec::new() };
+            let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+            paths.sort();
+            paths
+        };
+        Maildir { new: files("new"), cur: files("cur"), tmp: files("tmp") }
+    }
+
+    /// A summary of the instance's state, for assertion messages.
+    pub fn report(&self) -> String {
+        format!(
+            "--- exim -bp ---\n{}--- mainlog ---\n{}--- paniclog ---\n{}",
+            self.queue(),
+            self.mainlog(),
+            self.paniclog()
+        )
+    }
+}
+
+/// The files in one maildir. A maildir that does not exist has none.
+#[derive(Debug)]
+pub struct Maildir {
+    /// Delivered, not yet seen by a reader.
+    pub new: Vec<PathBuf>,
+    /// Delivered and seen (nothing moves files here in these tests).
+    pub cur: Vec<PathBuf>,
+    /// Deliveries in progress (or left behind by a failed one).
+    pub tmp: Vec<PathBuf>,
+}
+
+impl Maildir {
+    /// Whether no file is in `new`, `cur` or `tmp`.
+    pub fn is_empty(&self) -> bool {
+        self.new.is_empty() && self.cur.is_empty() && self.tmp.is_empty()
+    }
+
+    /// The contents of every file, in every subdirectory.
+    pub fn contents(&self) -> Vec<Vec<u8>> {
+        self.new.iter().chain(&self.cur).chain(&self.tmp).map(|p| fs::read(p).unwrap()).collect()
+    }
+}
