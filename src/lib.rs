@@ -58,6 +58,8 @@ pub mod rewriter;
 pub mod sign;
 pub mod source;
 mod sync;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use chain::Stage;
 pub use config::{Config, ConfigBuilder, Limits, UnsignedPolicy};

@@ -11,7 +11,7 @@ use crate::rewriter::{Action, Rewriter, Summary};
 use crate::source::{AttachmentSource, Opened};
 
 /// How much the driver asks for in one `read` once streaming.
-const READ_SIZE: usize = 128 << 10;
+pub(crate) const READ_SIZE: usize = 128 << 10;
 
 /// Rewrites one message from `reader` to `writer`.
 ///
@@ -66,7 +66,7 @@ where
 }
 
 /// Runs the whole message through a rewriter without writing, opening every file.
-fn preflight<S: AttachmentSource + ?Sized>(
+pub(crate) fn preflight<S: AttachmentSource + ?Sized>(
     config: &Config,
     source: &S,
     input: &[u8],
@@ -217,6 +217,6 @@ fn read_some<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> Result<usize, 
     }
 }
 
-fn write_error(e: io::Error) -> Error {
+pub(crate) fn write_error(e: io::Error) -> Error {
     Error::new(ErrorKind::Write(e))
 }

@@ -15,3 +15,9 @@ mod support;
 // End to end through a real exim: maildir and SMTP delivery.
 #[cfg(feature = "cli")]
 mod exim;
+// The same cases through the sans-IO core, the sync driver and the tokio driver.
+#[cfg(feature = "tokio")]
+mod layers;
+// The subcommands: check, sign, encode, man, completions.
+#[cfg(feature = "cli")]
+mod subcommands;

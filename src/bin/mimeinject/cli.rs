@@ -21,6 +21,47 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Lints messages before they are queued: lists every placeholder, whether its file
+    /// resolves beneath the root, and any structure problem. Exits 1 when one fails.
+    Check {
+        /// The directory placeholder paths are resolved beneath.
+        #[arg(long, value_name = "DIR")]
+        root: PathBuf,
+        /// Fills `{NAME}` in placeholder paths.
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Requires every placeholder to carry a valid `sig` made with this key.
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
+        /// The messages to check.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Prints a signed stub part's `Content-Type:` header line, ready to use.
+    Sign {
+        /// The key, as given to the filter's --key-file.
+        #[arg(long, value_name = "PATH")]
+        key_file: PathBuf,
+        /// The path, relative to the root, before `{var}` expansion.
+        #[arg(long)]
+        path: String,
+        /// The name the recipient sees.
+        #[arg(long)]
+        filename: Option<String>,
+        /// The media type, `type/subtype`.
+        #[arg(long = "type", value_name = "TYPE")]
+        media_type: Option<String>,
+        /// `attachment` or `inline`.
+        #[arg(long)]
+        disposition: Option<String>,
+    },
+    /// Prints the manual page (roff) on stdout.
+    Man,
+    /// Prints a shell completion script on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Encodes a file (or stdin) as MIME base64 in 76-column lines, like `base64 -w 76`.
     Encode {
         /// End lines with CRLF instead of LF.

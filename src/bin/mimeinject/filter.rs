@@ -54,19 +54,11 @@ fn config(args: &FilterArgs) -> Result<Config, String> {
             Unsigned::Fail => UnsignedPolicy::Fail,
             Unsigned::Pass => UnsignedPolicy::Pass,
         });
-    for v in &args.vars {
-        let (name, value) = v.split_once('=').ok_or_else(|| format!("--var {v:?}: no '='"))?;
-        builder = builder.var(name, value);
-    }
+    builder = crate::options::vars_and_key(builder, &args.vars, args.key_file.as_deref())?;
     if let [rcpt] = args.recipients.as_slice() {
         if !args.vars.iter().any(|v| v.starts_with("rcpt=")) {
             builder = builder.var("rcpt", rcpt.as_str());
         }
-    }
-    if let Some(path) = &args.key_file {
-        let key = mimeinject::sign::SigningKey::from_file(path)
-            .map_err(|e| format!("--key-file {}: {e}", path.display()))?;
-        builder = builder.key(key);
     }
     builder.build().map_err(|e| e.to_string())
 }

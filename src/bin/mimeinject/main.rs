@@ -1,8 +1,11 @@
 //! `mimeinject`: the command. Parse, run, map the outcome to an exit status; nothing else.
 
+mod check;
 mod cli;
 mod filter;
 mod log;
+mod options;
+mod tools;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -54,11 +57,26 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         }
     };
     log.file = cli.filter.log_file.clone();
-    log.syslog = !cli.filter.no_syslog;
+    // Only the filter runs under an MTA; the other subcommands report on stderr alone.
+    log.syslog = !cli.filter.no_syslog && cli.command.is_none();
     match &cli.command {
         None => filter::run(&cli.filter).map_err(Failure::Reason),
         Some(Command::Encode { crlf, file }) => {
             filter::encode(*crlf, file.as_deref()).map_err(Failure::Reason)
         }
+        Some(Command::Check { root, vars, key_file, files }) => {
+            check::run(root, vars, key_file.as_deref(), files).map_err(Failure::Reason)
+        }
+        Some(Command::Sign { key_file, path, filename, media_type, disposition }) => {
+            let fields = mimeinject::sign::SignedFields {
+                path,
+                filename: filename.as_deref(),
+                media_type: media_type.as_deref(),
+                disposition: disposition.as_deref(),
+            };
+            tools::sign(key_file, fields).map_err(Failure::Reason)
+        }
+        Some(Command::Man) => tools::man().map_err(Failure::Reason),
+        Some(Command::Completions { shell }) => tools::completions(*shell).map_err(Failure::Reason),
     }
 }

@@ -1,0 +1,107 @@
+//! `mimeinject check`: lints messages before they are queued.
+//!
+//! Each message runs through the same rewriter as the filter, with every file opened (not
+//! read) beneath the root, so a message that passes here fails at delivery only if its
+//! files change in between.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use mimeinject::{Action, AttachmentSource, Config, Form, FsRoot, Rewriter};
+
+/// Checks every file; `Err` names how many failed.
+pub fn run(
+    root: &Path,
+    vars: &[String],
+    key_file: Option<&Path>,
+    files: &[PathBuf],
+) -> Result<(), String> {
+    let config = crate::options::vars_and_key(Config::builder(), vars, key_file)?
+        .build()
+        .map_err(|e| e.to_string())?;
+    let source = FsRoot::new(root).map_err(|e| format!("--root {}: {e}", root.display()))?;
+    let progress = files.len() > 1 && std::io::stderr().is_terminal();
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    for (i, file) in files.iter().enumerate() {
+        if progress {
+            eprint!("\r\x1b[K[{}/{}] {}", i + 1, files.len(), file.display());
+        }
+        let report = check_file(&config, &source, file);
+        failed += usize::from(report.is_err());
+        let (lines, verdict) = match report {
+            Ok(lines) => (lines, "ok".to_owned()),
+            Err((lines, reason)) => (lines, format!("FAILED: {reason}")),
+        };
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(&format!("{}: {line}\n", file.display()));
+        }
+        text.push_str(&format!("{}: {verdict}\n", file.display()));
+        if progress {
+            eprint!("\r\x1b[K");
+        }
+        out.write_all(text.as_bytes()).map_err(|e| format!("writing the report: {e}"))?;
+    }
+    if progress {
+        eprintln!("checked {} messages, {failed} failed", files.len());
+    }
+    match failed {
+        0 => Ok(()),
+        n => Err(format!("check: {n} of {} messages failed", files.len())),
+    }
+}
+
+/// One line per placeholder found, then the verdict.
+fn check_file(
+    config: &Config,
+    source: &FsRoot,
+    file: &Path,
+) -> Result<Vec<String>, (Vec<String>, String)> {
+    let mut lines = Vec::new();
+    let input = match std::fs::read(file) {
+        Ok(input) => input,
+        Err(e) => return Err((lines, format!("cannot read: {e}"))),
+    };
+    let mut rw = Rewriter::new(config.clone());
+    let mut pos = 0;
+    loop {
+        let step = match rw.step(&input[pos..], true) {
+            Ok(step) => step,
+            Err(e) => return Err((lines, e.to_string())),
+        };
+        pos += step.consumed;
+        match step.action {
+            Action::Write(_) => {}
+            Action::Attach(p) => {
+                let form = match p.form {
+                    Form::Stub => "stub part",
+                    Form::BodyLine => "body line",
+                };
+                let what = format!(
+                    "placeholder ({form}) before byte {pos}: path {:?}, filename {:?}, type {}",
+                    p.path, p.filename, p.media_type
+                );
+                let opened = match source.open(&p.path) {
+                    Ok(opened) => opened,
+                    Err(e) => {
+                        lines.push(format!("{what}: {}", e.reason));
+                        return Err((lines, e.to_string()));
+                    }
+                };
+                lines.push(format!("{what}: {} bytes", opened.len));
+                let checked = rw.begin_attachment(opened.len).map(drop);
+                if let Err(e) = checked.and_then(|()| rw.end_attachment(opened.len)) {
+                    return Err((lines, e.to_string()));
+                }
+            }
+            Action::NeedInput => unreachable!("the whole message was given"),
+            Action::Finished => {
+                if lines.is_empty() {
+                    lines.push("no placeholder".to_owned());
+                }
+                return Ok(lines);
+            }
+        }
+    }
+}
