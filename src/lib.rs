@@ -8,15 +8,19 @@ base64 in 76-column lines. A message without placeholders comes out byte-identic
 
 # Layers
 
+Three layers share one core; none copies another's scanning or encoding.
+
 - [`Rewriter`]: the sans-IO core. Feed it bytes; it hands back pieces to write (borrowed
   from your input where unchanged) and requests to attach a file.
 - [`rewrite`]: the sync driver, [`Read`](std::io::Read) to [`Write`](std::io::Write).
-- `tokio::rewrite` (feature `tokio`): the async driver.
+- `tokio::rewrite` (feature `tokio`): the async driver, `AsyncRead` to `AsyncWrite`, with
+  attachment reads on tokio's blocking pool.
 
 Attachments come from an [`AttachmentSource`]: [`FsRoot`] confines every path beneath one
-directory; [`MemorySource`] serves them from memory.
+directory; [`MemorySource`] serves them from memory; an embedder can implement the trait for
+a database or an object store (see `examples/memory_source.rs`).
 
-# Example
+# The sync driver
 
 ```
 use mimeinject::{rewrite, Config, MemorySource};
@@ -43,6 +47,70 @@ assert!(out.contains("Content-Transfer-Encoding: base64\n"));
 assert!(out.contains("\nJVBERi0xLjcgLi4u\n"));
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```
+
+# The sans-IO core
+
+The caller owns every buffer and every wait. [`Rewriter::step`] looks at the bytes not yet
+consumed and says what to do; on [`Action::NeedInput`] it has consumed what it could and
+wants more (or `eof`).
+
+```
+use mimeinject::encode::LineEncoder;
+use mimeinject::{Action, Config, Rewriter};
+
+let message: &[u8] = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+    Content-Type: application/x-mimeinject; path=hello.txt\n\n--b--\n";
+let file: &[u8] = b"hello\n";
+
+let mut rw = Rewriter::new(Config::default());
+let (mut out, mut pos, mut given) = (Vec::new(), 0, 0);
+loop {
+    // Reveal the message ten bytes at a time, as a slow socket would.
+    let step = rw.step(&message[pos..given], given == message.len())?;
+    pos += step.consumed;
+    match step.action {
+        Action::Write(bytes) => out.extend_from_slice(bytes),
+        Action::Attach(placeholder) => {
+            assert_eq!(placeholder.path, "hello.txt");
+            out.extend_from_slice(rw.begin_attachment(file.len() as u64)?);
+            let mut encoder = LineEncoder::new(rw.eol());
+            encoder.push(file, &mut out);
+            encoder.finish(&mut out);
+            rw.end_attachment(file.len() as u64)?;
+        }
+        Action::NeedInput => given = (given + 10).min(message.len()),
+        Action::Finished => break,
+    }
+}
+assert!(String::from_utf8(out)?.contains("\naGVsbG8K\n\n--b--\n"));
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+
+# The tokio driver
+
+```
+# #[cfg(feature = "tokio")]
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() -> Result<(), Box<dyn std::error::Error>> {
+use std::sync::Arc;
+use mimeinject::{Config, MemorySource};
+
+let mut files = MemorySource::new();
+files.insert("hello.txt", "hello\n");
+let message = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+               Content-Type: application/x-mimeinject; path=hello.txt\n\n--b--\n";
+let (mut reader, mut writer) = (message.as_bytes(), Vec::new());
+let config = Config::default();
+mimeinject::tokio::rewrite(&config, Arc::new(files), &mut reader, &mut writer).await?;
+assert!(String::from_utf8(writer)?.contains("\naGVsbG8K\n"));
+# Ok(())
+# }
+# #[cfg(not(feature = "tokio"))]
+# fn main() {}
+```
+
+Errors are typed ([`Error`], [`ErrorKind`]) and carry the input offset where it is known;
+the library has no exit codes.
 */
 #![deny(missing_docs)]
 
