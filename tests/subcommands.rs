@@ -154,3 +154,42 @@ fn man_page_and_completions() {
         assert!(String::from_utf8(out.stdout).unwrap().contains("root"), "{shell}");
     }
 }
+
+/// The README's Python signer and the binary agree, so applications can sign without it.
+#[test]
+fn readme_python_signer_matches_the_binary() {
+    if !bin::python3() {
+        return;
+    }
+    let readme = fs::read_to_string(testdata().join("../README.md")).unwrap();
+    let section = &readme[readme.find("## Signed placeholders").unwrap()..];
+    let start = section.find("```python\n").unwrap() + "```python\n".len();
+    let snippet = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    fs::write(&key, "a-signing-key-of-32-bytes-length\n").unwrap();
+    let (path, filename) = ("statements/{rcpt}/2026-11.pdf", "Relevé \"Nov\".pdf");
+    let script = format!(
+        "{snippet}\nprint(sig(b'a-signing-key-of-32-bytes-length', {path:?}, {filename:?}, \
+         None, 'inline'))\n"
+    );
+    let py = Command::new("python3").arg("-c").arg(&script).output().unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let expected = String::from_utf8(py.stdout).unwrap();
+    let (out, _) = bin::run(
+        &[
+            "sign",
+            "--key-file",
+            key.to_str().unwrap(),
+            "--path",
+            path,
+            "--filename",
+            filename,
+            "--disposition",
+            "inline",
+        ],
+        b"",
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(line.contains(&format!("sig=\"{}\"", expected.trim())), "{line}\n{expected}");
+}
