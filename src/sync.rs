@@ -122,7 +122,7 @@ fn write_slice<W: Write + ?Sized>(
 fn stream<R, W, S>(
     config: &Config,
     source: &S,
-    mut buf: Vec<u8>,
+    buf: Vec<u8>,
     reader: &mut R,
     writer: &mut W,
 ) -> Result<Summary, Error>
@@ -131,15 +131,12 @@ where
     W: Write + ?Sized,
     S: AttachmentSource + ?Sized,
 {
-    let cap = buf.len().max(config.limits().min_buffer()).max(READ_SIZE);
-    let (mut start, mut end) = (0, buf.len());
-    buf.resize(cap, 0);
-    let mut eof = false;
+    let mut input = InputBuffer::new(buf, config);
     let mut rw = Rewriter::new(config.clone());
     let mut scratch = Vec::new();
     loop {
-        let step = rw.step(&buf[start..end], eof)?;
-        start += step.consumed;
+        let step = rw.step(input.pending(), input.eof)?;
+        let consumed = step.consumed;
         match step.action {
             Action::Write(bytes) => writer.write_all(bytes).map_err(write_error)?,
             Action::Attach(p) => {
@@ -148,20 +145,65 @@ where
                 attach(&mut rw, &path, opened, writer, &mut scratch)?;
             }
             Action::NeedInput => {
-                if start > 0 {
-                    buf.copy_within(start..end, 0);
-                    (start, end) = (0, end - start);
-                }
-                if end == cap {
-                    return Err(Error::limit("line bytes", config.limits().line_bytes as u64));
-                }
-                let want = (end + READ_SIZE).min(cap);
-                let n = read_some(reader, &mut buf[end..want])?;
-                eof = n == 0;
-                end += n;
+                input.consume(consumed);
+                let n = read_some(reader, input.space(config)?)?;
+                input.filled(n);
+                continue;
             }
             Action::Finished => return Ok(rw.summary()),
         }
+        input.consume(consumed);
+    }
+}
+
+/// The streaming drivers' input: a bounded buffer whose front the rewriter has not consumed.
+pub(crate) struct InputBuffer {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The reader has reported its end.
+    pub eof: bool,
+}
+
+impl InputBuffer {
+    /// A buffer holding `initial`, with room for the longest line `config` lets the rewriter
+    /// ask to see whole.
+    pub fn new(mut initial: Vec<u8>, config: &Config) -> InputBuffer {
+        let end = initial.len();
+        let cap = end.max(config.limits().min_buffer()).max(READ_SIZE);
+        initial.resize(cap, 0);
+        InputBuffer { buf: initial, start: 0, end, eof: false }
+    }
+
+    /// The bytes not consumed yet.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Marks `n` more bytes as consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    /// Where to read next: the pending bytes moved to the front, then up to [`READ_SIZE`] of
+    /// free space. Fails when the pending bytes fill the whole buffer: the rewriter wants to
+    /// see a line longer than the limit.
+    pub fn space(&mut self, config: &Config) -> Result<&mut [u8], Error> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        if self.end == self.buf.len() {
+            return Err(Error::limit("line bytes", config.limits().line_bytes as u64));
+        }
+        let want = (self.end + READ_SIZE).min(self.buf.len());
+        Ok(&mut self.buf[self.end..want])
+    }
+
+    /// Records that `n` bytes were read into [`space`](Self::space); 0 is the end.
+    pub fn filled(&mut self, n: usize) {
+        self.eof = n == 0;
+        self.end += n;
     }
 }
 

@@ -19,7 +19,7 @@ use crate::encode::{copy_encoded, Eol};
 use crate::error::{Error, ErrorKind};
 use crate::rewriter::{Action, Rewriter, Summary};
 use crate::source::{AttachmentSource, Opened};
-use crate::sync::{preflight, write_error, READ_SIZE};
+use crate::sync::{preflight, write_error, InputBuffer, READ_SIZE};
 
 /// Rewrites one message from `reader` to `writer`, like [`crate::rewrite`].
 ///
@@ -109,7 +109,7 @@ async fn write_slice<W: AsyncWrite + Unpin + ?Sized>(
 async fn stream<R, W, S>(
     config: &Config,
     source: Arc<S>,
-    mut buf: Vec<u8>,
+    buf: Vec<u8>,
     reader: &mut R,
     writer: &mut W,
 ) -> Result<Summary, Error>
@@ -118,14 +118,11 @@ where
     W: AsyncWrite + Unpin + ?Sized,
     S: AttachmentSource + Send + Sync + 'static + ?Sized,
 {
-    let cap = buf.len().max(config.limits().min_buffer()).max(READ_SIZE);
-    let (mut start, mut end) = (0, buf.len());
-    buf.resize(cap, 0);
-    let mut eof = false;
+    let mut input = InputBuffer::new(buf, config);
     let mut rw = Rewriter::new(config.clone());
     loop {
-        let step = rw.step(&buf[start..end], eof)?;
-        start += step.consumed;
+        let step = rw.step(input.pending(), input.eof)?;
+        let consumed = step.consumed;
         match step.action {
             Action::Write(bytes) => writer.write_all(bytes).await.map_err(write_error)?,
             Action::Attach(p) => {
@@ -135,23 +132,15 @@ where
                     .await?;
             }
             Action::NeedInput => {
-                if start > 0 {
-                    buf.copy_within(start..end, 0);
-                    (start, end) = (0, end - start);
-                }
-                if end == cap {
-                    return Err(Error::limit("line bytes", config.limits().line_bytes as u64));
-                }
-                let want = (end + READ_SIZE).min(cap);
-                let n = reader
-                    .read(&mut buf[end..want])
-                    .await
-                    .map_err(|e| Error::new(ErrorKind::Read(e)))?;
-                eof = n == 0;
-                end += n;
+                input.consume(consumed);
+                let space = input.space(config)?;
+                let n = reader.read(space).await.map_err(|e| Error::new(ErrorKind::Read(e)))?;
+                input.filled(n);
+                continue;
             }
             Action::Finished => return Ok(rw.summary()),
         }
+        input.consume(consumed);
     }
 }
 
