@@ -94,6 +94,17 @@ cargo test --doc --all-features
 # --- Later steps ----------------------------------------------------------------
 # TODO(fuzz): a short smoke run of the fuzz targets goes here once fuzz/
 # exists (a bounded -max_total_time, so CI stays within its budget).
-# TODO(examples): build and run the examples here once they exist.
+step "cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --all-features --no-deps --quiet
+
+step "examples"
+examples_out=$(mktemp -d)
+trap 'rm -rf "$examples_out"' EXIT
+cargo run --quiet --example sync_filter -- testdata/files <testdata/messages/invoice.eml >"$examples_out/sync.eml"
+cargo run --quiet --example sans_io -- testdata/files <testdata/messages/invoice.eml >"$examples_out/sans_io.eml"
+cmp "$examples_out/sync.eml" "$examples_out/sans_io.eml"
+cargo run --quiet --example memory_source >/dev/null
+cargo run --quiet --features tokio --example tokio_dir -- testdata/files testdata/messages "$examples_out/dir"
+test -s "$examples_out/dir/invoice.eml"
 
 step "all checks passed"

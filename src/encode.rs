@@ -14,7 +14,7 @@
 //! # Speed
 //!
 //! Encoding one 57-byte line per call to base64-simd mostly runs its scalar head and tail, so
-//! the core encodes a batch of [`BATCH_LINES`] lines in one call into a small scratch array
+//! the core encodes a batch of 64 lines in one call into a small scratch array
 //! that stays in L1, then copies each 76-byte piece to its place with the line ending after
 //! it. There is no `unsafe` here: the scratch array is `MaybeUninit` and handed to base64-simd
 //! through `Out::from_uninit_slice`, so it is never zeroed.

@@ -21,3 +21,6 @@ mod layers;
 // The subcommands: check, sign, encode, man, completions.
 #[cfg(feature = "cli")]
 mod subcommands;
+// Golden outputs of the sample messages.
+#[cfg(feature = "cli")]
+mod golden;
