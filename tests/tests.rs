@@ -24,3 +24,6 @@ mod subcommands;
 // Golden outputs of the sample messages.
 #[cfg(feature = "cli")]
 mod golden;
+// End to end through a real Postfix, with mimeinject as a pipe(8) content filter.
+#[cfg(feature = "cli")]
+mod postfix;

@@ -1,0 +1,187 @@
+//! mimeinject under a real Postfix, as an after-queue content filter run by
+//! pipe(8) through `testdata/postfix/mimeinject-postfix-wrapper`.
+//!
+//! Each test starts a private Postfix instance in a temporary directory (see
+//! `postfix_support`), submits one message over SMTP on a UNIX socket, waits
+//! (bounded) for the queue to settle, and looks at the maildirs, the queue
+//! and the log. Needs root and the Postfix from `scripts/install-postfix.sh`;
+//! without them the tests print `skipped: postfix not installed` and pass,
+//! except under `CI=true`, where they fail.
+//!
+//! Two tests use stand-in filters to show that the harness itself can tell a
+//! delivery from a deferral; the other two run the real `mimeinject`.
+
+#[path = "postfix_support/mod.rs"]
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use support::{mime, require_postfix, Filter, FilterOutcome, Instance};
+
+const SENDER: &str = "sender@example.test";
+const RECIPIENT: &str = "user@example.test";
+
+fn invoice_message(path: &str) -> Vec<u8> {
+    format!(
+        "From: app@example.test\n\
+         To: {RECIPIENT}\n\
+         Subject: Your invoice\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\
+         \n\
+         --b1\n\
+         Content-Type: text/plain; charset=utf-8\n\
+         \n\
+         Hello, your invoice is attached.\n\
+         --b1\n\
+         Content-Type: application/x-mimeinject; path=\"{path}\"; filename=\"Invoice 42.pdf\"\n\
+         \n\
+         --b1--\n"
+    )
+    .into_bytes()
+}
+
+/// Every byte value, then pseudo-random bytes; 10,001 bytes, so the base64
+/// ends in padding.
+fn invoice_bytes() -> Vec<u8> {
+    let mut out: Vec<u8> = (0..=255u8).collect();
+    let mut x: u32 = 0x2545_f491;
+    while out.len() < 10_001 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.push((x >> 24) as u8);
+    }
+    out
+}
+
+fn mimeinject() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_mimeinject"))
+}
+
+fn start(filter: Filter<'_>) -> Option<Instance> {
+    let postfix = require_postfix()?;
+    let t = Instant::now();
+    let inst = Instance::start(postfix, filter).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("postfix started in {:.1?} ({})", t.elapsed(), inst.work().display());
+    Some(inst)
+}
+
+fn submit_and_settle(pf: &Instance, message: &[u8]) -> (String, FilterOutcome) {
+    let t = Instant::now();
+    let qid = pf.submit(SENDER, &[RECIPIENT], message).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = pf.settle(&qid).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{qid}: {} {} after {:.1?}", outcome.status, outcome.dsn, t.elapsed());
+    (qid, outcome)
+}
+
+fn stop(mut pf: Instance) {
+    let t = Instant::now();
+    let left = pf.stop();
+    eprintln!("postfix stopped in {:.1?}", t.elapsed());
+    assert!(left.is_empty(), "processes left after stopping Postfix: {left:?}");
+}
+
+/// Exactly one message in `user`'s maildir; returns its content.
+fn only_delivery(pf: &Instance, user: &str) -> Vec<u8> {
+    let files = pf.delivered(user);
+    assert_eq!(files.len(), 1, "deliveries to {user}: {files:?}\n{}", pf.maillog());
+    fs::read(&files[0]).unwrap()
+}
+
+/// The message is still in Postfix's queue as deferred, nothing reached the
+/// recipient and no bounce reached the sender.
+fn assert_deferred_not_bounced(pf: &Instance, qid: &str, outcome: &FilterOutcome) {
+    let log = pf.maillog();
+    assert_eq!(outcome.status, "deferred", "{}\n{log}", outcome.line);
+    assert!(outcome.dsn.starts_with("4."), "dsn {} in {}", outcome.dsn, outcome.line);
+    let queue = pf.postqueue_p().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        queue.lines().any(|l| l.starts_with(qid)) && queue.contains(RECIPIENT),
+        "{qid} not in the queue listing:\n{queue}"
+    );
+    assert!(pf.delivered("user").is_empty(), "something was delivered:\n{log}");
+    assert!(pf.delivered("sender").is_empty(), "a bounce reached the sender:\n{log}");
+    assert!(!log.contains("status=bounced"), "something bounced:\n{log}");
+    assert!(!log.contains("from=<>"), "a notification was queued:\n{log}");
+}
+
+#[test]
+fn postfix_placeholder_is_delivered_with_the_file_attached() {
+    let Some(pf) = start(Filter::Binary(mimeinject())) else { return };
+    let invoice = invoice_bytes();
+    let dir = pf.files_dir().join("invoices");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("inv-42.pdf"), &invoice).unwrap();
+
+    let (_, outcome) = submit_and_settle(&pf, &invoice_message("invoices/inv-42.pdf"));
+    assert_eq!(outcome.status, "sent", "{}\n{}", outcome.line, pf.maillog());
+    let delivered = only_delivery(&pf, "user");
+    assert!(pf.delivered("sender").is_empty(), "unexpected mail to the sender");
+    stop(pf);
+
+    let lower = String::from_utf8_lossy(&delivered).to_ascii_lowercase();
+    assert!(!lower.contains("application/x-mimeinject"), "placeholder left in the message");
+    let parts = mime::top_level_parts(&delivered).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parts.len(), 2, "parts of the delivered message");
+    assert_eq!(parts[0].body, b"Hello, your invoice is attached.");
+    let att = &parts[1];
+    assert_eq!(att.filename().as_deref(), Some("Invoice 42.pdf"));
+    let cte = att.header("content-transfer-encoding").unwrap_or("");
+    assert!(cte.eq_ignore_ascii_case("base64"), "Content-Transfer-Encoding: {cte}");
+    let decoded = mime::decode_base64(att.body).unwrap_or_else(|e| panic!("{e}"));
+    assert!(decoded == invoice, "attachment differs: {} vs {} bytes", decoded.len(), invoice.len());
+}
+
+#[test]
+fn postfix_missing_file_is_deferred_not_bounced() {
+    let Some(pf) = start(Filter::Binary(mimeinject())) else { return };
+    let (qid, outcome) = submit_and_settle(&pf, &invoice_message("invoices/missing.pdf"));
+    assert_deferred_not_bounced(&pf, &qid, &outcome);
+    // The wrapper reports mimeinject's own status: its --failure-exit-code,
+    // not a crash that happened to be turned into a deferral.
+    assert!(
+        outcome.line.contains("mimeinject exited with status 75"),
+        "unexpected filter result: {}",
+        outcome.line
+    );
+    let reason = fs::read_to_string(pf.filter_log()).unwrap_or_default();
+    assert!(!reason.trim().is_empty(), "mimeinject logged no reason to --log-file");
+    stop(pf);
+}
+
+/// Harness self-check: a filter that copies its input delivers the message
+/// as submitted.
+#[test]
+fn postfix_harness_cat_delivers_the_message_unchanged() {
+    let Some(pf) = start(Filter::Script("exec cat")) else { return };
+    let message = invoice_message("invoices/inv-42.pdf");
+    let (_, outcome) = submit_and_settle(&pf, &message);
+    assert_eq!(outcome.status, "sent", "{}", outcome.line);
+    assert_eq!(outcome.dsn, "2.0.0");
+    let delivered = only_delivery(&pf, "user");
+    stop(pf);
+    // Postfix puts its own trace headers in front; the rest is unchanged.
+    assert!(delivered.ends_with(&message), "{}", String::from_utf8_lossy(&delivered));
+    let text = String::from_utf8_lossy(&delivered);
+    assert_eq!(text.lines().filter(|l| l.starts_with("Return-Path:")).count(), 1, "{text}");
+}
+
+/// Harness self-check: a filter that writes half the message and exits 75
+/// defers it, and the wrapper re-injects nothing.
+#[test]
+fn postfix_harness_tempfail_defers_and_discards_partial_output() {
+    let script = "input=$(cat)\n\
+                  printf '%s\\n' \"$input\" | head -c 120\n\
+                  echo 'stand-in says: try later' >&2\n\
+                  exit 75";
+    let Some(pf) = start(Filter::Script(script)) else { return };
+    let (qid, outcome) = submit_and_settle(&pf, &invoice_message("invoices/inv-42.pdf"));
+    assert_deferred_not_bounced(&pf, &qid, &outcome);
+    assert!(outcome.line.contains("mimeinject exited with status 75"), "{}", outcome.line);
+    assert!(outcome.line.contains("stand-in says: try later"), "{}", outcome.line);
+    assert!(!pf.maillog().contains("postfix/pickup"), "the wrapper re-injected something");
+    stop(pf);
+}

@@ -1,0 +1,582 @@
+//! A private Postfix instance for the tests in `tests/postfix.rs`.
+//!
+//! The Postfix used is the copy that `scripts/install-postfix.sh` unpacks
+//! under `/opt/mimeinject-postfix` (or `$MIMEINJECT_POSTFIX_PREFIX`); a Postfix
+//! installed as a package (prefix `/`) is used when no unpacked copy exists.
+//!
+//! Each [`Instance`] lives in its own temporary directory: its own `main.cf`
+//! and `master.cf` (from `testdata/postfix/*.in`), queue, maildirs and log. It
+//! has no inet listener; mail is submitted over a UNIX-domain smtpd socket
+//! whose service sets `content_filter=filter:dummy`, and the `filter` service
+//! runs `testdata/postfix/mimeinject-postfix-wrapper` through pipe(8) as
+//! `nobody`.
+//!
+//! The wrapper re-injects with `sendmail` as `nobody`, and Postfix only lets a
+//! non-root user name a non-default configuration directory when the default
+//! `/etc/postfix/main.cf` lists it in `alternate_config_directories`. So the
+//! master is started inside a mount namespace of its own (`unshare --mount`)
+//! in which a directory of the instance holding just that line is
+//! bind-mounted over `/etc/postfix`. The master and everything it starts see
+//! that copy; the machine's `/etc/postfix` is never written. The namespace also
+//! tells which processes belong to the instance, so that whatever is left
+//! after `postfix stop`/`abort` can be killed by PID.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+pub mod mime;
+
+/// The uid and gid of `nobody`/`nogroup`, the pipe(8) user of the instance
+/// and the owner of the maildirs (`virtual_uid_maps = static:65534`).
+const NOBODY: u32 = 65534;
+
+/// How long one settling wait may take before the test fails.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The testdata directory of these tests.
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/postfix")
+}
+
+/// Where the Postfix programs are, if they can be used here.
+pub struct Postfix {
+    prefix: PathBuf,
+}
+
+impl Postfix {
+    /// Finds a usable Postfix, or says why there is none.
+    pub fn locate() -> Result<Postfix, String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("the Postfix tests must run as root".into());
+        }
+        let private = std::env::var_os("MIMEINJECT_POSTFIX_PREFIX")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/opt/mimeinject-postfix"));
+        let prefix = if private.join("usr/sbin/postfix").is_file() {
+            private
+        } else if Path::new("/usr/lib/postfix/sbin/master").is_file() {
+            PathBuf::from("/")
+        } else {
+            return Err(format!(
+                "no Postfix in {} or /usr (run scripts/install-postfix.sh)",
+                private.display()
+            ));
+        };
+        if !Path::new("/etc/postfix").is_dir() {
+            return Err("/etc/postfix does not exist (needed as a mount point)".into());
+        }
+        for tool in ["unshare", "mount", "env"] {
+            if which(tool).is_none() {
+                return Err(format!("`{tool}` not found"));
+            }
+        }
+        for name in ["postfix", "postdrop"] {
+            let name = std::ffi::CString::new(name).unwrap();
+            // SAFETY: getgrnam takes a valid C string; only the null check is used.
+            if unsafe { libc::getgrnam(name.as_ptr()) }.is_null() {
+                return Err(format!("group {name:?} missing (run scripts/install-postfix.sh)"));
+            }
+        }
+        Ok(Postfix { prefix })
+    }
+
+    fn sbin(&self, name: &str) -> PathBuf {
+        self.prefix.join("usr/sbin").join(name)
+    }
+}
+
+/// Returns the usable Postfix, or `None` after printing why the caller should
+/// skip. Under CI (`CI=true`) a missing Postfix is a failure instead.
+pub fn require_postfix() -> Option<Postfix> {
+    match Postfix::locate() {
+        Ok(p) => Some(p),
+        Err(why) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("Postfix is required under CI=true: {why}");
+            }
+            eprintln!("skipped: postfix not installed ({why})");
+            None
+        }
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| p.is_file())
+}
+
+/// The filter program the wrapper runs as `$MIMEINJECT`.
+pub enum Filter<'a> {
+    /// A binary copied into the instance (so that `nobody` can run it
+    /// wherever the build directory is).
+    Binary(&'a Path),
+    /// A `/bin/sh` script written into the instance.
+    Script(&'a str),
+}
+
+/// The queue outcome of one submitted message, as far as pipe(8) reported
+/// it for the filter delivery.
+#[derive(Debug)]
+pub struct FilterOutcome {
+    /// `sent`, `deferred` or `bounced`.
+    pub status: String,
+    /// The `dsn=` value, e.g. `4.3.0`.
+    pub dsn: String,
+    /// The whole log line.
+    pub line: String,
+}
+
+/// A running private Postfix instance. Dropping it stops it.
+pub struct Instance {
+    postfix: Postfix,
+    work: tempfile::TempDir,
+    mntns: Option<String>,
+    stopped: bool,
+}
+
+/// A process left in the instance's mount namespace after stopping it.
+#[derive(Debug)]
+pub struct Leftover {
+    pub pid: i32,
+    pub comm: String,
+}
+
+impl Instance {
+    /// Creates the instance directory from the templates and starts Postfix.
+    pub fn start(postfix: Postfix, filter: Filter<'_>) -> Result<Instance, String> {
+        let work = tempfile::Builder::new()
+            .prefix("mimeinject-postfix.")
+            .tempdir()
+            .map_err(|e| format!("tempdir: {e}"))?;
+        let mut inst = Instance { postfix, work, mntns: None, stopped: false };
+        inst.lay_out(filter)?;
+        inst.launch()?;
+        Ok(inst)
+    }
+
+    pub fn work(&self) -> &Path {
+        self.work.path()
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.work().join("conf")
+    }
+
+    /// Directory the filter resolves placeholder paths under.
+    pub fn files_dir(&self) -> PathBuf {
+        self.work().join("files")
+    }
+
+    /// mimeinject's `--log-file`.
+    pub fn filter_log(&self) -> PathBuf {
+        self.work().join("log/mimeinject.log")
+    }
+
+    fn lay_out(&self, filter: Filter<'_>) -> Result<(), String> {
+        let w = self.work();
+        let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
+        // The temporary directory is 0700; pipe(8)'s user and the Postfix
+        // daemons must get through it.
+        fs::set_permissions(w, fs::Permissions::from_mode(0o755)).map_err(|e| io("chmod", e))?;
+        for d in ["conf", "queue", "data", "mail", "log", "tmp", "bin", "files", "etc-postfix"] {
+            fs::create_dir(w.join(d)).map_err(|e| io(d, e))?;
+        }
+        let postfix_uid = uid_of("postfix")?;
+        chown(w.join("data"), Some(postfix_uid), None).map_err(|e| io("chown data", e))?;
+        for d in ["mail", "log", "tmp"] {
+            chown(w.join(d), Some(NOBODY), Some(NOBODY)).map_err(|e| io("chown", e))?;
+        }
+
+        let bin = w.join("bin");
+        let wrapper = bin.join("mimeinject-postfix-wrapper");
+        fs::copy(testdata().join("mimeinject-postfix-wrapper"), &wrapper)
+            .map_err(|e| io("copy wrapper", e))?;
+        let filter_path = bin.join("filter");
+        match filter {
+            Filter::Binary(p) => {
+                fs::copy(p, &filter_path).map_err(|e| io(&format!("copy {}", p.display()), e))?;
+            }
+            Filter::Script(body) => {
+                fs::write(&filter_path, format!("#!/bin/sh\n{body}\n"))
+                    .map_err(|e| io("write filter", e))?;
+            }
+        }
+        for p in [&wrapper, &filter_path] {
+            fs::set_permissions(p, fs::Permissions::from_mode(0o755))
+                .map_err(|e| io("chmod", e))?;
+        }
+
+        let prefix = self.postfix.prefix.to_str().ok_or("non-UTF-8 prefix")?;
+        let prefix = if prefix == "/" { "" } else { prefix };
+        let work = w.to_str().ok_or("non-UTF-8 temp dir")?;
+        for name in ["main.cf", "master.cf"] {
+            let tmpl = fs::read_to_string(testdata().join(format!("{name}.in")))
+                .map_err(|e| io(name, e))?;
+            let text = tmpl
+                .replace("@PREFIX@", prefix)
+                .replace("@WORK@", work)
+                .replace("@FILTER@", filter_path.to_str().unwrap());
+            fs::write(self.conf().join(name), text).map_err(|e| io(name, e))?;
+        }
+        fs::write(
+            self.conf().join("vmailbox"),
+            "user@example.test example.test/user/Maildir/\n\
+             sender@example.test example.test/sender/Maildir/\n\
+             @example.test example.test/other/Maildir/\n",
+        )
+        .map_err(|e| io("vmailbox", e))?;
+        // What the master sees as /etc/postfix. The empty master.cf only
+        // keeps postfix-script's postconf calls from warning about it.
+        let etc = w.join("etc-postfix");
+        fs::write(etc.join("main.cf"), format!("alternate_config_directories = {work}/conf\n"))
+            .map_err(|e| io("etc main.cf", e))?;
+        fs::write(etc.join("master.cf"), "").map_err(|e| io("etc master.cf", e))?;
+        Ok(())
+    }
+
+    fn launch(&mut self) -> Result<(), String> {
+        let w = self.work().to_path_buf();
+        let script = format!(
+            "set -e; mount --bind '{etc}' /etc/postfix; readlink /proc/self/ns/mnt > '{ns}'; \
+             exec '{postfix}' -c '{conf}' start",
+            etc = w.join("etc-postfix").display(),
+            ns = w.join("mntns").display(),
+            postfix = self.postfix.sbin("postfix").display(),
+            conf = self.conf().display(),
+        );
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+        let out = run_bounded(cmd, &w.join("start.out"), Duration::from_secs(60));
+        self.mntns = fs::read_to_string(w.join("mntns")).ok().map(|s| s.trim().to_string());
+        let out = out?;
+        if !out.0 {
+            return Err(format!("postfix start failed:\n{}\n{}", out.1, self.maillog()));
+        }
+        // The smtpd socket appears once the master has read master.cf.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.smtpd_socket().exists() {
+            if Instant::now() > deadline {
+                return Err(format!("no smtpd socket after start:\n{}", self.maillog()));
+            }
+            sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    fn smtpd_socket(&self) -> PathBuf {
+        self.work().join("queue/public/harness-smtpd")
+    }
+
+    /// The instance's `maillog_file` (empty if it does not exist yet).
+    pub fn maillog(&self) -> String {
+        fs::read_to_string(self.work().join("maillog")).unwrap_or_default()
+    }
+
+    /// Submits `message` (LF or CRLF lines) over SMTP and returns the queue ID.
+    pub fn submit(&self, from: &str, to: &[&str], message: &[u8]) -> Result<String, String> {
+        let sock = UnixStream::connect(self.smtpd_socket()).map_err(|e| format!("connect: {e}"))?;
+        let timeout = Some(Duration::from_secs(30));
+        sock.set_read_timeout(timeout).map_err(|e| e.to_string())?;
+        sock.set_write_timeout(timeout).map_err(|e| e.to_string())?;
+        let mut reader = BufReader::new(sock.try_clone().map_err(|e| e.to_string())?);
+        let mut writer = sock;
+        let mut reply = |expect: &str| -> Result<String, String> {
+            let mut all = String::new();
+            loop {
+                let mut line = String::new();
+                let n = reader.read_line(&mut line).map_err(|e| format!("smtp read: {e}"))?;
+                if n == 0 {
+                    return Err(format!("smtp: connection closed after {all:?}"));
+                }
+                all.push_str(&line);
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    break;
+                }
+            }
+            if all.starts_with(expect) {
+                Ok(all)
+            } else {
+                Err(format!("smtp: expected {expect}, got {all:?}"))
+            }
+        };
+        let mut send = |w: &mut UnixStream, line: &str| {
+            w.write_all(format!("{line}\r\n").as_bytes()).map_err(|e| format!("smtp write: {e}"))
+        };
+        reply("220")?;
+        send(&mut writer, "EHLO harness-client")?;
+        reply("250")?;
+        send(&mut writer, &format!("MAIL FROM:<{from}>"))?;
+        reply("250")?;
+        for rcpt in to {
+            send(&mut writer, &format!("RCPT TO:<{rcpt}>"))?;
+            reply("250")?;
+        }
+        send(&mut writer, "DATA")?;
+        reply("354")?;
+        writer.write_all(&smtp_data(message)).map_err(|e| format!("smtp write: {e}"))?;
+        let done = reply("250")?;
+        send(&mut writer, "QUIT")?;
+        let _ = reply("221");
+        done.split("queued as ")
+            .nth(1)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("no queue ID in {done:?}"))
+    }
+
+    /// Waits until the filter delivery of `qid` has a result and the queue
+    /// has stopped moving, and returns that result. Bounded by
+    /// [`SETTLE_TIMEOUT`].
+    pub fn settle(&self, qid: &str) -> Result<FilterOutcome, String> {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let mut calm_polls = 0;
+        loop {
+            let log = self.maillog();
+            let outcome = filter_outcome(&log, qid);
+            let busy = ["maildrop", "incoming", "active"]
+                .iter()
+                .any(|d| !dir_is_empty(&self.work().join("queue").join(d)));
+            let done = match &outcome {
+                // A successful filter run re-injects a copy; wait for the
+                // original to be removed and for the copy to leave the queue.
+                Some(o) if o.status == "sent" => {
+                    log.contains(&format!("{qid}: removed"))
+                        && dir_is_empty(&self.work().join("queue/deferred"))
+                }
+                Some(_) => true,
+                None => false,
+            };
+            calm_polls = if done && !busy { calm_polls + 1 } else { 0 };
+            if calm_polls >= 2 {
+                return Ok(outcome.unwrap());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "queue did not settle within {SETTLE_TIMEOUT:?} for {qid}; maillog:\n{log}"
+                ));
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// `postqueue -c CONF -p`, run as root outside the namespace.
+    pub fn postqueue_p(&self) -> Result<String, String> {
+        let mut cmd = Command::new(self.postfix.sbin("postqueue"));
+        cmd.arg("-c").arg(self.conf()).arg("-p");
+        let (ok, out) = run_bounded(cmd, &self.work().join("postqueue.out"), SETTLE_TIMEOUT)?;
+        if ok {
+            Ok(out)
+        } else {
+            Err(format!("postqueue -p failed: {out}"))
+        }
+    }
+
+    /// The files delivered to `user@example.test`'s maildir, sorted.
+    pub fn delivered(&self, user: &str) -> Vec<PathBuf> {
+        let base = self.work().join("mail/example.test").join(user).join("Maildir");
+        let mut files: Vec<PathBuf> = ["new", "cur"]
+            .iter()
+            .filter_map(|d| fs::read_dir(base.join(d)).ok())
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Stops the instance: `postfix stop`, then `postfix abort` if the master
+    /// is still there, then kills (by PID) any process still in the instance's
+    /// mount namespace. Returns those processes. Safe to call twice.
+    pub fn stop(&mut self) -> Vec<Leftover> {
+        if self.stopped {
+            return Vec::new();
+        }
+        self.stopped = true;
+        let pid_file = self.work().join("queue/pid/master.pid");
+        let master_alive = || {
+            fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+                // SAFETY: signal 0 only checks that the process exists.
+                .is_some_and(|pid| unsafe { libc::kill(pid, 0) } == 0)
+        };
+        for (action, grace) in [("stop", 15), ("abort", 5)] {
+            if !master_alive() {
+                break;
+            }
+            let mut cmd = Command::new(self.postfix.sbin("postfix"));
+            cmd.arg("-c").arg(self.conf()).arg(action);
+            let _ = run_bounded(cmd, &self.work().join(format!("{action}.out")), SETTLE_TIMEOUT);
+            let deadline = Instant::now() + Duration::from_secs(grace);
+            while master_alive() && Instant::now() < deadline {
+                sleep(Duration::from_millis(100));
+            }
+        }
+        let Some(ns) = self.mntns.clone() else { return Vec::new() };
+        // Children of the master may need a moment to exit after it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut left = processes_in_namespace(&ns);
+        while !left.is_empty() && Instant::now() < deadline {
+            sleep(Duration::from_millis(100));
+            left = processes_in_namespace(&ns);
+        }
+        for p in &left {
+            eprintln!("postfix harness: killing leftover process {} ({})", p.pid, p.comm);
+            // SAFETY: plain kill(2) on a PID found in our own namespace.
+            unsafe { libc::kill(p.pid, libc::SIGKILL) };
+        }
+        left
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() {
+            eprintln!("postfix harness: maillog of the failed test:\n{}", self.maillog());
+            if std::env::var_os("MIMEINJECT_KEEP_POSTFIX").is_some() {
+                eprintln!("postfix harness: kept {}", self.work().display());
+                let _ = std::mem::replace(&mut self.work, tempfile::tempdir().unwrap()).keep();
+            }
+        }
+    }
+}
+
+/// The message as SMTP DATA: CRLF line ends, dot-stuffed, with the final dot.
+fn smtp_data(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 32 + 8);
+    let text = message.strip_suffix(b"\n").unwrap_or(message);
+    for line in text.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+/// The pipe(8) result line for `qid`'s delivery through the filter service.
+fn filter_outcome(log: &str, qid: &str) -> Option<FilterOutcome> {
+    let prefix = format!("{qid}: to=<");
+    log.lines().rev().find(|l| l.contains(&prefix) && l.contains("relay=filter,")).map(|l| {
+        let field = |name: &str| {
+            l.split(", ")
+                .find_map(|f| f.strip_prefix(name))
+                .map(|v| v.split([' ', ',']).next().unwrap_or("").to_string())
+                .unwrap_or_default()
+        };
+        FilterOutcome { status: field("status="), dsn: field("dsn="), line: l.to_string() }
+    })
+}
+
+fn dir_is_empty(dir: &Path) -> bool {
+    // Queue directories are hashed one level deep only with hash_queue_names,
+    // whose defaults (deferred, defer) are walked too.
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            entries.filter_map(|e| e.ok()).all(|e| e.path().is_dir() && dir_is_empty(&e.path()))
+        }
+        Err(_) => true,
+    }
+}
+
+fn processes_in_namespace(ns: &str) -> Vec<Leftover> {
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    let me = std::process::id() as i32;
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|l| l.to_str() == Some(ns))
+        })
+        .map(|pid| Leftover {
+            pid,
+            comm: fs::read_to_string(format!("/proc/{pid}/comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        })
+        .collect()
+}
+
+fn uid_of(user: &str) -> Result<u32, String> {
+    let name = std::ffi::CString::new(user).unwrap();
+    // SAFETY: getpwnam takes a valid C string; the uid is read at once, before
+    // any other call could reuse the static buffer.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        Err(format!("no user {user:?}"))
+    } else {
+        // SAFETY: checked non-null above.
+        Ok(unsafe { (*pw).pw_uid })
+    }
+}
+
+/// Runs `cmd` with stdout and stderr into `out_file` (a file rather than a
+/// pipe: a daemon started by the command may keep its inherited descriptors
+/// open), killing it after `limit`. Returns (success, output).
+fn run_bounded(
+    mut cmd: Command,
+    out_file: &Path,
+    limit: Duration,
+) -> Result<(bool, String), String> {
+    let file = fs::File::create(out_file).map_err(|e| format!("{}: {e}", out_file.display()))?;
+    let err = file.try_clone().map_err(|e| e.to_string())?;
+    let desc = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("{desc}: {e}"))?;
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) => break status,
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{desc} took longer than {limit:?}"));
+            }
+            None => sleep(Duration::from_millis(20)),
+        }
+    };
+    let mut output = fs::read_to_string(out_file).unwrap_or_default();
+    if !status.success() {
+        let _ = write!(output, "\n({desc}: {status})");
+    }
+    Ok((status.success(), output))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn smtp_data_stuffs_dots_and_uses_crlf() {
+        assert_eq!(smtp_data(b"a\n.b\r\n..\n"), b"a\r\n..b\r\n...\r\n.\r\n");
+        assert_eq!(smtp_data(b""), b"\r\n.\r\n");
+    }
+
+    #[test]
+    fn filter_outcome_reads_the_pipe_line() {
+        let log = "Nov 24 19:21:16 harness postfix/pipe[1]: ABC: to=<user@example.test>, \
+                   relay=filter, delay=0.19, delays=0.12/0.01/0/0.07, dsn=4.3.0, \
+                   status=deferred (temporary failure)\n";
+        let o = filter_outcome(log, "ABC").unwrap();
+        assert_eq!((o.status.as_str(), o.dsn.as_str()), ("deferred", "4.3.0"));
+        assert!(filter_outcome(log, "ABD").is_none());
+    }
+}
