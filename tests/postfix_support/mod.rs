@@ -307,7 +307,7 @@ impl Instance {
                 Err(format!("smtp: expected {expect}, got {all:?}"))
             }
         };
-        let mut send = |w: &mut UnixStream, line: &str| {
+        let send = |w: &mut UnixStream, line: &str| {
             w.write_all(format!("{line}\r\n").as_bytes()).map_err(|e| format!("smtp write: {e}"))
         };
         reply("220")?;
