@@ -73,7 +73,7 @@ fn submit_and_settle(pf: &Instance, message: &[u8]) -> (String, FilterOutcome) {
     let t = Instant::now();
     let qid = pf.submit(SENDER, &[RECIPIENT], message).unwrap_or_else(|e| panic!("{e}"));
     let outcome = pf.settle(&qid).unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{qid}: {} {} after {:.1?}", outcome.status, outcome.dsn, t.elapsed());
+    eprintln!("{qid}: {} after {:.1?}: {}", outcome.status, t.elapsed(), outcome.line);
     (qid, outcome)
 }
 
@@ -91,17 +91,26 @@ fn only_delivery(pf: &Instance, user: &str) -> Vec<u8> {
     fs::read(&files[0]).unwrap()
 }
 
-/// The message is still in Postfix's queue as deferred, nothing reached the
-/// recipient and no bounce reached the sender.
+/// The message is the only one in Postfix's queue, in the `deferred` queue
+/// with its recipient still pending; nothing reached the recipient and no
+/// bounce was generated.
 fn assert_deferred_not_bounced(pf: &Instance, qid: &str, outcome: &FilterOutcome) {
     let log = pf.maillog();
     assert_eq!(outcome.status, "deferred", "{}\n{log}", outcome.line);
     assert!(outcome.dsn.starts_with("4."), "dsn {} in {}", outcome.dsn, outcome.line);
-    let queue = pf.postqueue_p().unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        queue.lines().any(|l| l.starts_with(qid)) && queue.contains(RECIPIENT),
-        "{qid} not in the queue listing:\n{queue}"
+    let queue = pf.queue().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(queue.len(), 1, "queue: {queue:#?}");
+    let entry = &queue[0];
+    assert_eq!(
+        (entry.queue_id.as_str(), entry.queue_name.as_str()),
+        (qid, "deferred"),
+        "{}",
+        entry.line
     );
+    assert_eq!(entry.sender, SENDER, "{}", entry.line);
+    assert_eq!(entry.recipients.len(), 1, "{}", entry.line);
+    assert_eq!(entry.recipients[0].0, RECIPIENT, "{}", entry.line);
+    assert!(!entry.recipients[0].1.is_empty(), "no delay reason: {}", entry.line);
     assert!(pf.delivered("user").is_empty(), "something was delivered:\n{log}");
     assert!(pf.delivered("sender").is_empty(), "a bounce reached the sender:\n{log}");
     assert!(!log.contains("status=bounced"), "something bounced:\n{log}");
@@ -121,10 +130,15 @@ fn postfix_placeholder_is_delivered_with_the_file_attached() {
     let delivered = only_delivery(&pf, "user");
     assert!(pf.delivered("sender").is_empty(), "unexpected mail to the sender");
     stop(pf);
+    assert_carries_invoice(&delivered, &invoice);
+}
 
+/// `delivered` is the invoice message with the stub replaced by `invoice`
+/// as a base64 attachment that decodes to exactly those bytes.
+fn assert_carries_invoice(delivered: &[u8], invoice: &[u8]) {
     let lower = String::from_utf8_lossy(&delivered).to_ascii_lowercase();
     assert!(!lower.contains("application/x-mimeinject"), "placeholder left in the message");
-    let parts = mime::top_level_parts(&delivered).unwrap_or_else(|e| panic!("{e}"));
+    let parts = mime::top_level_parts(delivered).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(parts.len(), 2, "parts of the delivered message");
     assert_eq!(parts[0].body, b"Hello, your invoice is attached.");
     let att = &parts[1];
@@ -135,21 +149,41 @@ fn postfix_placeholder_is_delivered_with_the_file_attached() {
     assert!(decoded == invoice, "attachment differs: {} vs {} bytes", decoded.len(), invoice.len());
 }
 
+/// A missing file defers the message (it stays in Postfix's deferred queue,
+/// no bounce); once the file exists, a retry delivers it.
 #[test]
 fn postfix_missing_file_is_deferred_not_bounced() {
     let Some(pf) = start(Filter::Binary(mimeinject())) else { return };
-    let (qid, outcome) = submit_and_settle(&pf, &invoice_message("invoices/missing.pdf"));
+    let (qid, outcome) = submit_and_settle(&pf, &invoice_message("invoices/inv-43.pdf"));
     assert_deferred_not_bounced(&pf, &qid, &outcome);
-    // The wrapper reports mimeinject's own status: its --failure-exit-code,
-    // not a crash that happened to be turned into a deferral.
+    // The wrapper reports mimeinject's own status, its --failure-exit-code
+    // (not a crash that happened to be turned into a deferral), and the
+    // reason mimeinject gave.
     assert!(
-        outcome.line.contains("mimeinject exited with status 75"),
+        outcome.line.contains("mimeinject exited with status 75")
+            && outcome.line.contains("invoices/inv-43.pdf"),
         "unexpected filter result: {}",
         outcome.line
     );
     let reason = fs::read_to_string(pf.filter_log()).unwrap_or_default();
-    assert!(!reason.trim().is_empty(), "mimeinject logged no reason to --log-file");
+    assert!(reason.contains("invoices/inv-43.pdf"), "--log-file has no reason: {reason:?}");
+
+    // The deferred original is intact: with the file in place, the retry
+    // delivers it with the attachment.
+    let invoice = invoice_bytes();
+    let dir = pf.files_dir().join("invoices");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("inv-43.pdf"), &invoice).unwrap();
+    pf.retry(&qid).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = pf.settle_attempt(&qid, 2).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{qid}, retried: {}", outcome.line);
+    assert_eq!(outcome.status, "sent", "{}\n{}", outcome.line, pf.maillog());
+    let delivered = only_delivery(&pf, "user");
+    assert!(pf.delivered("sender").is_empty(), "unexpected mail to the sender");
+    let queue = pf.queue().unwrap_or_else(|e| panic!("{e}"));
+    assert!(queue.is_empty(), "queue not empty after the retry: {queue:#?}");
     stop(pf);
+    assert_carries_invoice(&delivered, &invoice);
 }
 
 /// Harness self-check: a filter that copies its input delivers the message

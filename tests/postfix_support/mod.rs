@@ -37,8 +37,16 @@ pub mod mime;
 /// and the owner of the maildirs (`virtual_uid_maps = static:65534`).
 const NOBODY: u32 = 65534;
 
+// Time bounds. Normally `postfix start` takes 2-3 s, a message settles in
+// under 1 s and `postfix stop` takes 1-2 s; the bounds leave room for a loaded
+// machine while keeping a hung test (start + two settles + stop) near a minute.
+
+/// How long `postfix start` plus the wait for its smtpd socket may take.
+pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long one settling wait may take before the test fails.
-pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one Postfix command (`postqueue`, `postfix stop`) may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The testdata directory of these tests.
 pub fn testdata() -> PathBuf {
@@ -140,6 +148,98 @@ pub struct Instance {
     work: tempfile::TempDir,
     mntns: Option<String>,
     stopped: bool,
+}
+
+/// One message of `postqueue -j`, reduced to what the tests look at.
+#[derive(Debug)]
+pub struct QueueEntry {
+    /// `deferred`, `active`, `incoming`, `maildrop` or `hold`.
+    pub queue_name: String,
+    pub queue_id: String,
+    pub sender: String,
+    /// (address, delay_reason) per recipient; the reason may be empty.
+    pub recipients: Vec<(String, String)>,
+    /// The JSON line as printed.
+    pub line: String,
+}
+
+impl QueueEntry {
+    /// Reads one `postqueue -j` line. Only string members are extracted,
+    /// and the recipients in the order given; enough for Postfix's flat
+    /// output, not a general JSON parser.
+    fn parse(line: &str) -> Option<QueueEntry> {
+        let strings = json_string_members(line)?;
+        let get = |name: &str| strings.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let mut recipients = Vec::new();
+        for (k, v) in &strings {
+            match k.as_str() {
+                "address" => recipients.push((v.clone(), String::new())),
+                "delay_reason" => {
+                    if let Some(last) = recipients.last_mut() {
+                        last.1 = v.clone();
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(QueueEntry {
+            queue_name: get("queue_name")?,
+            queue_id: get("queue_id")?,
+            sender: get("sender")?,
+            recipients,
+            line: line.to_string(),
+        })
+    }
+}
+
+/// The `"name": "string"` members of a JSON text, in order, at any depth.
+/// `None` if a string literal is malformed.
+fn json_string_members(text: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut pending_key: Option<String> = None;
+    let mut after_colon = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut s = String::new();
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => match chars.next()? {
+                            'n' => s.push('\n'),
+                            't' => s.push('\t'),
+                            'r' => s.push('\r'),
+                            'b' => s.push('\u{8}'),
+                            'f' => s.push('\u{c}'),
+                            'u' => {
+                                let hex: String = (0..4).filter_map(|_| chars.next()).collect();
+                                let cp = u32::from_str_radix(&hex, 16).ok()?;
+                                s.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
+                            }
+                            other => s.push(other),
+                        },
+                        other => s.push(other),
+                    }
+                }
+                if after_colon {
+                    if let Some(k) = pending_key.take() {
+                        out.push((k, s));
+                    }
+                    after_colon = false;
+                } else {
+                    pending_key = Some(s);
+                }
+            }
+            ':' => after_colon = pending_key.is_some(),
+            c if c.is_whitespace() => {}
+            _ => {
+                pending_key = None;
+                after_colon = false;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// A process left in the instance's mount namespace after stopping it.
@@ -254,14 +354,22 @@ impl Instance {
         );
         let mut cmd = Command::new("unshare");
         cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
-        let out = run_bounded(cmd, &w.join("start.out"), Duration::from_secs(60));
-        self.mntns = fs::read_to_string(w.join("mntns")).ok().map(|s| s.trim().to_string());
+        let started = Instant::now();
+        let out = run_bounded(cmd, &w.join("start.out"), START_TIMEOUT);
+        // The namespace identifies the instance's processes for the final
+        // clean-up, so it must not be the test's own (that would match every
+        // process on the machine).
+        let own = fs::read_link("/proc/self/ns/mnt").ok();
+        self.mntns = fs::read_to_string(w.join("mntns"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|ns| !ns.is_empty() && own.as_deref().and_then(Path::to_str) != Some(ns));
         let out = out?;
         if !out.0 {
             return Err(format!("postfix start failed:\n{}\n{}", out.1, self.maillog()));
         }
         // The smtpd socket appears once the master has read master.cf.
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = started + START_TIMEOUT;
         while !self.smtpd_socket().exists() {
             if Instant::now() > deadline {
                 return Err(format!("no smtpd socket after start:\n{}", self.maillog()));
@@ -283,7 +391,7 @@ impl Instance {
     /// Submits `message` (LF or CRLF lines) over SMTP and returns the queue ID.
     pub fn submit(&self, from: &str, to: &[&str], message: &[u8]) -> Result<String, String> {
         let sock = UnixStream::connect(self.smtpd_socket()).map_err(|e| format!("connect: {e}"))?;
-        let timeout = Some(Duration::from_secs(30));
+        let timeout = Some(COMMAND_TIMEOUT);
         sock.set_read_timeout(timeout).map_err(|e| e.to_string())?;
         sock.set_write_timeout(timeout).map_err(|e| e.to_string())?;
         let mut reader = BufReader::new(sock.try_clone().map_err(|e| e.to_string())?);
@@ -336,11 +444,19 @@ impl Instance {
     /// has stopped moving, and returns that result. Bounded by
     /// [`SETTLE_TIMEOUT`].
     pub fn settle(&self, qid: &str) -> Result<FilterOutcome, String> {
+        self.settle_attempt(qid, 1)
+    }
+
+    /// Like [`Instance::settle`], for the `attempt`th filter delivery of
+    /// `qid` (1 for the first): earlier results in the log are not taken for
+    /// the outcome.
+    pub fn settle_attempt(&self, qid: &str, attempt: usize) -> Result<FilterOutcome, String> {
         let deadline = Instant::now() + SETTLE_TIMEOUT;
         let mut calm_polls = 0;
         loop {
             let log = self.maillog();
-            let outcome = filter_outcome(&log, qid);
+            let outcomes = filter_outcomes(&log, qid);
+            let outcome = outcomes.into_iter().nth(attempt - 1);
             let busy = ["maildrop", "incoming", "active"]
                 .iter()
                 .any(|d| !dir_is_empty(&self.work().join("queue").join(d)));
@@ -360,23 +476,40 @@ impl Instance {
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "queue did not settle within {SETTLE_TIMEOUT:?} for {qid}; maillog:\n{log}"
+                    "queue did not settle within {SETTLE_TIMEOUT:?} for attempt {attempt} of \
+                     {qid}; maillog:\n{log}"
                 ));
             }
             sleep(Duration::from_millis(200));
         }
     }
 
-    /// `postqueue -c CONF -p`, run as root outside the namespace.
-    pub fn postqueue_p(&self) -> Result<String, String> {
+    /// `postqueue -c CONF ARGS`, run as root outside the namespace; its output.
+    fn postqueue(&self, args: &[&str]) -> Result<String, String> {
         let mut cmd = Command::new(self.postfix.sbin("postqueue"));
-        cmd.arg("-c").arg(self.conf()).arg("-p");
-        let (ok, out) = run_bounded(cmd, &self.work().join("postqueue.out"), SETTLE_TIMEOUT)?;
+        cmd.arg("-c").arg(self.conf()).args(args);
+        let (ok, out) = run_bounded(cmd, &self.work().join("postqueue.out"), COMMAND_TIMEOUT)?;
         if ok {
             Ok(out)
         } else {
-            Err(format!("postqueue -p failed: {out}"))
+            Err(format!("postqueue {args:?} failed: {out}"))
         }
+    }
+
+    /// The queue as `postqueue -j` lists it: one entry per queued message.
+    pub fn queue(&self) -> Result<Vec<QueueEntry>, String> {
+        let out = self.postqueue(&["-j"])?;
+        out.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                QueueEntry::parse(l).ok_or_else(|| format!("unexpected postqueue -j line {l:?}"))
+            })
+            .collect()
+    }
+
+    /// `postqueue -i QID`: schedules an immediate retry of a deferred message.
+    pub fn retry(&self, qid: &str) -> Result<(), String> {
+        self.postqueue(&["-i", qid]).map(drop)
     }
 
     /// The files delivered to `user@example.test`'s maildir, sorted.
@@ -414,7 +547,7 @@ impl Instance {
             }
             let mut cmd = Command::new(self.postfix.sbin("postfix"));
             cmd.arg("-c").arg(self.conf()).arg(action);
-            let _ = run_bounded(cmd, &self.work().join(format!("{action}.out")), SETTLE_TIMEOUT);
+            let _ = run_bounded(cmd, &self.work().join(format!("{action}.out")), COMMAND_TIMEOUT);
             let deadline = Instant::now() + Duration::from_secs(grace);
             while master_alive() && Instant::now() < deadline {
                 sleep(Duration::from_millis(100));
@@ -466,18 +599,23 @@ fn smtp_data(message: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The pipe(8) result line for `qid`'s delivery through the filter service.
-fn filter_outcome(log: &str, qid: &str) -> Option<FilterOutcome> {
+/// The pipe(8) result lines for `qid`'s deliveries through the filter
+/// service, oldest first. pipe(8) logs one line per recipient and attempt;
+/// the tests use one recipient.
+fn filter_outcomes(log: &str, qid: &str) -> Vec<FilterOutcome> {
     let prefix = format!("{qid}: to=<");
-    log.lines().rev().find(|l| l.contains(&prefix) && l.contains("relay=filter,")).map(|l| {
-        let field = |name: &str| {
-            l.split(", ")
-                .find_map(|f| f.strip_prefix(name))
-                .map(|v| v.split([' ', ',']).next().unwrap_or("").to_string())
-                .unwrap_or_default()
-        };
-        FilterOutcome { status: field("status="), dsn: field("dsn="), line: l.to_string() }
-    })
+    log.lines()
+        .filter(|l| l.contains(&prefix) && l.contains("relay=filter,"))
+        .map(|l| {
+            let field = |name: &str| {
+                l.split(", ")
+                    .find_map(|f| f.strip_prefix(name))
+                    .map(|v| v.split([' ', ',']).next().unwrap_or("").to_string())
+                    .unwrap_or_default()
+            };
+            FilterOutcome { status: field("status="), dsn: field("dsn="), line: l.to_string() }
+        })
+        .collect()
 }
 
 fn dir_is_empty(dir: &Path) -> bool {
@@ -575,8 +713,25 @@ mod unit {
         let log = "Nov 24 19:21:16 harness postfix/pipe[1]: ABC: to=<user@example.test>, \
                    relay=filter, delay=0.19, delays=0.12/0.01/0/0.07, dsn=4.3.0, \
                    status=deferred (temporary failure)\n";
-        let o = filter_outcome(log, "ABC").unwrap();
-        assert_eq!((o.status.as_str(), o.dsn.as_str()), ("deferred", "4.3.0"));
-        assert!(filter_outcome(log, "ABD").is_none());
+        let o = filter_outcomes(log, "ABC");
+        assert_eq!(o.len(), 1);
+        assert_eq!((o[0].status.as_str(), o[0].dsn.as_str()), ("deferred", "4.3.0"));
+        assert!(filter_outcomes(log, "ABD").is_empty());
+    }
+
+    #[test]
+    fn queue_entry_reads_postqueue_json() {
+        let line = r#"{"queue_name": "deferred", "queue_id": "34A0F9901AD", "arrival_time": 1764011000, "message_size": 397, "forced_expire": false, "sender": "sender@example.test", "recipients": [{"address": "user@example.test", "delay_reason": "mimeinject-postfix-wrapper: \"x\" deferred"}]}"#;
+        let e = QueueEntry::parse(line).unwrap();
+        assert_eq!((e.queue_name.as_str(), e.queue_id.as_str()), ("deferred", "34A0F9901AD"));
+        assert_eq!(e.sender, "sender@example.test");
+        assert_eq!(
+            e.recipients,
+            vec![(
+                "user@example.test".to_string(),
+                "mimeinject-postfix-wrapper: \"x\" deferred".to_string()
+            )]
+        );
+        assert!(QueueEntry::parse(r#"{"queue_id": "X"}"#).is_none());
     }
 }
