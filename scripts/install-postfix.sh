@@ -27,7 +27,7 @@ die() { say "error: $*"; exit 1; }
 
 # Shared libraries the unpacked binaries link against, plus the tools used
 # below. None of these conflicts with Exim.
-NEEDED_PKGS="libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 netbase patchelf util-linux"
+NEEDED_PKGS="libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 mount netbase patchelf util-linux"
 
 ensure_accounts() {
     getent group postfix >/dev/null || groupadd --system postfix
