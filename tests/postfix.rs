@@ -22,6 +22,7 @@ use support::{mime, require_postfix, Filter, FilterOutcome, Instance};
 
 const SENDER: &str = "sender@example.test";
 const RECIPIENT: &str = "user@example.test";
+const SECOND: &str = "second@example.test";
 
 fn invoice_message(path: &str) -> Vec<u8> {
     format!(
@@ -147,6 +148,38 @@ fn assert_carries_invoice(delivered: &[u8], invoice: &[u8]) {
     assert!(cte.eq_ignore_ascii_case("base64"), "Content-Transfer-Encoding: {cte}");
     let decoded = mime::decode_base64(att.body).unwrap_or_else(|e| panic!("{e}"));
     assert!(decoded == invoice, "attachment differs: {} vs {} bytes", decoded.len(), invoice.len());
+}
+
+/// With one recipient per filter run (`filter_destination_recipient_limit =
+/// 1`), `{rcpt}` picks each recipient's own file out of one submission.
+#[test]
+fn postfix_rcpt_selects_each_recipients_file() {
+    let Some(pf) = start(Filter::Binary(mimeinject())) else { return };
+    let for_user = invoice_bytes();
+    let for_second: Vec<u8> = for_user.iter().rev().map(|b| b ^ 0x5a).collect();
+    let dir = pf.files_dir().join("per-rcpt");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(format!("{RECIPIENT}.pdf")), &for_user).unwrap();
+    fs::write(dir.join(format!("{SECOND}.pdf")), &for_second).unwrap();
+
+    let t = Instant::now();
+    let message = invoice_message("per-rcpt/{rcpt}.pdf");
+    let qid = pf.submit(SENDER, &[RECIPIENT, SECOND], &message).unwrap_or_else(|e| panic!("{e}"));
+    pf.settle_attempt(&qid, 2).unwrap_or_else(|e| panic!("{e}"));
+    let results = pf.filter_results(&qid);
+    eprintln!("{qid}: settled after {:.1?}: {results:#?}", t.elapsed());
+    assert_eq!(results.len(), 2, "{results:#?}");
+    for rcpt in [RECIPIENT, SECOND] {
+        let to = format!("to=<{rcpt}>");
+        let r = results.iter().find(|r| r.line.contains(&to));
+        assert!(r.is_some_and(|r| r.status == "sent"), "{rcpt}: {results:#?}");
+    }
+    let user = only_delivery(&pf, "user");
+    let second = only_delivery(&pf, "second");
+    assert!(pf.delivered("sender").is_empty(), "unexpected mail to the sender");
+    stop(pf);
+    assert_carries_invoice(&user, &for_user);
+    assert_carries_invoice(&second, &for_second);
 }
 
 /// A missing file defers the message (it stays in Postfix's deferred queue,

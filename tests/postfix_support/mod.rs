@@ -330,6 +330,7 @@ impl Instance {
             self.conf().join("vmailbox"),
             "user@example.test example.test/user/Maildir/\n\
              sender@example.test example.test/sender/Maildir/\n\
+             second@example.test example.test/second/Maildir/\n\
              @example.test example.test/other/Maildir/\n",
         )
         .map_err(|e| io("vmailbox", e))?;
@@ -447,9 +448,9 @@ impl Instance {
         self.settle_attempt(qid, 1)
     }
 
-    /// Like [`Instance::settle`], for the `attempt`th filter delivery of
-    /// `qid` (1 for the first): earlier results in the log are not taken for
-    /// the outcome.
+    /// Like [`Instance::settle`], for the `attempt`th filter result of `qid`
+    /// (1 for the first; pipe(8) logs one per recipient and attempt):
+    /// earlier results in the log are not taken for the outcome.
     pub fn settle_attempt(&self, qid: &str, attempt: usize) -> Result<FilterOutcome, String> {
         let deadline = Instant::now() + SETTLE_TIMEOUT;
         let mut calm_polls = 0;
@@ -482,6 +483,12 @@ impl Instance {
             }
             sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The pipe(8) results for `qid` logged so far, oldest first: one per
+    /// recipient and attempt.
+    pub fn filter_results(&self, qid: &str) -> Vec<FilterOutcome> {
+        filter_outcomes(&self.maillog(), qid)
     }
 
     /// `postqueue -c CONF ARGS`, run as root outside the namespace; its output.
