@@ -9,7 +9,7 @@
 //! except under `CI=true`, where they fail.
 //!
 //! Two tests use stand-in filters to show that the harness itself can tell a
-//! delivery from a deferral; the other two run the real `mimeinject`.
+//! delivery from a deferral; the others run the real `mimeinject`.
 
 #[path = "postfix_support/mod.rs"]
 mod support;
@@ -150,8 +150,8 @@ fn assert_carries_invoice(delivered: &[u8], invoice: &[u8]) {
     assert!(decoded == invoice, "attachment differs: {} vs {} bytes", decoded.len(), invoice.len());
 }
 
-/// With one recipient per filter run (`filter_destination_recipient_limit =
-/// 1`), `{rcpt}` picks each recipient's own file out of one submission.
+/// With one recipient per filter run (`mimeinject_destination_recipient_limit
+/// = 1`), `{rcpt}` picks each recipient's own file out of one submission.
 #[test]
 fn postfix_rcpt_selects_each_recipients_file() {
     let Some(pf) = start(Filter::Binary(mimeinject())) else { return };
@@ -229,6 +229,11 @@ fn postfix_harness_cat_delivers_the_message_unchanged() {
     assert_eq!(outcome.status, "sent", "{}", outcome.line);
     assert_eq!(outcome.dsn, "2.0.0");
     let delivered = only_delivery(&pf, "user");
+    // The re-injected copy went straight to delivery, not round the filter
+    // again (pickup's `-o content_filter=`).
+    let log = pf.maillog();
+    assert_eq!(log.matches("relay=mimeinject,").count(), 1, "{log}");
+    assert_eq!(log.matches("postfix/pickup[").count(), 1, "{log}");
     stop(pf);
     // Postfix puts its own trace headers in front; the rest is unchanged.
     assert!(delivered.ends_with(&message), "{}", String::from_utf8_lossy(&delivered));

@@ -6,10 +6,11 @@
 //!
 //! Each [`Instance`] lives in its own temporary directory: its own `main.cf`
 //! and `master.cf` (from `testdata/postfix/*.in`), queue, maildirs and log. It
-//! has no inet listener; mail is submitted over a UNIX-domain smtpd socket
-//! whose service sets `content_filter=filter:dummy`, and the `filter` service
-//! runs `testdata/postfix/mimeinject-postfix-wrapper` through pipe(8) as
-//! `nobody`.
+//! has no inet listener; mail is submitted over a UNIX-domain smtpd socket.
+//! `main.cf`'s `content_filter = mimeinject:dummy` sends it to the
+//! `mimeinject` service, which runs
+//! `testdata/postfix/mimeinject-postfix-wrapper` through pipe(8) as `nobody`;
+//! `pickup` (`-o content_filter=`) does not filter the re-injected copy again.
 //!
 //! The wrapper re-injects with `sendmail` as `nobody`, and Postfix only lets a
 //! non-root user name a non-default configuration directory when the default
@@ -612,7 +613,7 @@ fn smtp_data(message: &[u8]) -> Vec<u8> {
 fn filter_outcomes(log: &str, qid: &str) -> Vec<FilterOutcome> {
     let prefix = format!("{qid}: to=<");
     log.lines()
-        .filter(|l| l.contains(&prefix) && l.contains("relay=filter,"))
+        .filter(|l| l.contains(&prefix) && l.contains("relay=mimeinject,"))
         .map(|l| {
             let field = |name: &str| {
                 l.split(", ")
@@ -718,7 +719,7 @@ mod unit {
     #[test]
     fn filter_outcome_reads_the_pipe_line() {
         let log = "Nov 24 19:21:16 harness postfix/pipe[1]: ABC: to=<user@example.test>, \
-                   relay=filter, delay=0.19, delays=0.12/0.01/0/0.07, dsn=4.3.0, \
+                   relay=mimeinject, delay=0.19, delays=0.12/0.01/0/0.07, dsn=4.3.0, \
                    status=deferred (temporary failure)\n";
         let o = filter_outcomes(log, "ABC");
         assert_eq!(o.len(), 1);
