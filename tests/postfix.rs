@@ -137,7 +137,7 @@ fn postfix_placeholder_is_delivered_with_the_file_attached() {
 /// `delivered` is the invoice message with the stub replaced by `invoice`
 /// as a base64 attachment that decodes to exactly those bytes.
 fn assert_carries_invoice(delivered: &[u8], invoice: &[u8]) {
-    let lower = String::from_utf8_lossy(&delivered).to_ascii_lowercase();
+    let lower = String::from_utf8_lossy(delivered).to_ascii_lowercase();
     assert!(!lower.contains("application/x-mimeinject"), "placeholder left in the message");
     let parts = mime::top_level_parts(delivered).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(parts.len(), 2, "parts of the delivered message");
