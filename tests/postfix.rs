@@ -16,6 +16,7 @@ mod support;
 
 use std::fs;
 use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
 use support::{mime, require_postfix, Filter, FilterOutcome, Instance};
@@ -148,6 +149,26 @@ fn assert_carries_invoice(delivered: &[u8], invoice: &[u8]) {
     assert!(cte.eq_ignore_ascii_case("base64"), "Content-Transfer-Encoding: {cte}");
     let decoded = mime::decode_base64(att.body).unwrap_or_else(|e| panic!("{e}"));
     assert!(decoded == invoice, "attachment differs: {} vs {} bytes", decoded.len(), invoice.len());
+
+    // The same through Python's MIME parser (scripts/mime_check.py), as a
+    // client would read it: no defects, the attachment decodes to the file.
+    if crate::bin::python3() {
+        let dir = tempfile::tempdir().unwrap();
+        let (eml, pdf) = (dir.path().join("delivered.eml"), dir.path().join("invoice.pdf"));
+        fs::write(&eml, delivered).unwrap();
+        fs::write(&pdf, invoice).unwrap();
+        let check = Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mime_check.py"))
+            .arg(&eml)
+            .arg(format!("Invoice 42.pdf={}", pdf.display()))
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "mime_check.py: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
 }
 
 /// With one recipient per filter run (`mimeinject_destination_recipient_limit
