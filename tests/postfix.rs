@@ -65,10 +65,7 @@ fn mimeinject() -> &'static Path {
 
 fn start(filter: Filter<'_>) -> Option<Instance> {
     let postfix = require_postfix()?;
-    let t = Instant::now();
-    let inst = Instance::start(postfix, filter).unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("postfix started in {:.1?} ({})", t.elapsed(), inst.work().display());
-    Some(inst)
+    Some(Instance::start(postfix, filter).unwrap_or_else(|e| panic!("{e}")))
 }
 
 fn submit_and_settle(pf: &Instance, message: &[u8]) -> (String, FilterOutcome) {
@@ -81,9 +78,9 @@ fn submit_and_settle(pf: &Instance, message: &[u8]) -> (String, FilterOutcome) {
 
 fn stop(mut pf: Instance) {
     let t = Instant::now();
-    let left = pf.stop();
+    let problems = pf.stop();
     eprintln!("postfix stopped in {:.1?}", t.elapsed());
-    assert!(left.is_empty(), "processes left after stopping Postfix: {left:?}");
+    assert!(problems.is_empty(), "Postfix did not stop cleanly: {problems:#?}");
 }
 
 /// Exactly one message in `user`'s maildir; returns its content.

@@ -46,8 +46,11 @@ const NOBODY: u32 = 65534;
 pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long one settling wait may take before the test fails.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long one Postfix command (`postqueue`, `postfix stop`) may take.
+/// How long one `postqueue` may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `postfix stop` (it waits up to 5 s for the master) and the exit
+/// of the master's children may take.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The testdata directory of these tests.
 pub fn testdata() -> PathBuf {
@@ -147,6 +150,8 @@ pub struct FilterOutcome {
 pub struct Instance {
     postfix: Postfix,
     work: tempfile::TempDir,
+    holder: Option<std::process::Child>,
+    holder_stdin: Option<std::process::ChildStdin>,
     mntns: Option<String>,
     stopped: bool,
 }
@@ -243,11 +248,18 @@ fn json_string_members(text: &str) -> Option<Vec<(String, String)>> {
     Some(out)
 }
 
-/// A process left in the instance's mount namespace after stopping it.
+/// A live process of the instance, from `/proc`.
 #[derive(Debug)]
-pub struct Leftover {
-    pub pid: i32,
-    pub comm: String,
+struct Process {
+    pid: i32,
+    ppid: i32,
+    comm: String,
+}
+
+impl std::fmt::Display for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {} ({}, parent {})", self.pid, self.comm, self.ppid)
+    }
 }
 
 impl Instance {
@@ -257,7 +269,14 @@ impl Instance {
             .prefix("mimeinject-postfix.")
             .tempdir()
             .map_err(|e| format!("tempdir: {e}"))?;
-        let mut inst = Instance { postfix, work, mntns: None, stopped: false };
+        let mut inst = Instance {
+            postfix,
+            work,
+            holder: None,
+            holder_stdin: None,
+            mntns: None,
+            stopped: false,
+        };
         inst.lay_out(filter)?;
         inst.launch()?;
         Ok(inst)
@@ -346,38 +365,79 @@ impl Instance {
 
     fn launch(&mut self) -> Result<(), String> {
         let w = self.work().to_path_buf();
+        // The holder: PID 1 of a PID namespace of its own, in a mount
+        // namespace of its own. It starts Postfix, then waits on its stdin: a
+        // line means "stop Postfix", end of file means "leave". When it
+        // leaves, the kernel kills whatever is still in its PID namespace, so
+        // not even a test process killed outright (Ctrl-C, a timeout) leaves
+        // a Postfix running. Postfix's own commands (start, stop, and the
+        // PIDs in master.pid) only ever run inside; the harness talks to the
+        // instance through its sockets (`postqueue`) and the holder.
         let script = format!(
-            "set -e; mount --bind '{etc}' /etc/postfix; readlink /proc/self/ns/mnt > '{ns}'; \
-             exec '{postfix}' -c '{conf}' start",
+            "set -e\n\
+             mount --bind '{etc}' /etc/postfix\n\
+             readlink /proc/self/ns/mnt > '{w}/mntns'\n\
+             '{postfix}' -c '{conf}' start\n\
+             echo started > '{w}/holder.state'\n\
+             read -r _ || exit 0\n\
+             status=0\n\
+             '{postfix}' -c '{conf}' stop || status=$?\n\
+             echo \"stopped $status\" > '{w}/holder.state'\n\
+             read -r _ || exit 0\n",
             etc = w.join("etc-postfix").display(),
-            ns = w.join("mntns").display(),
+            w = w.display(),
             postfix = self.postfix.sbin("postfix").display(),
             conf = self.conf().display(),
         );
-        let mut cmd = Command::new("unshare");
-        cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+        let out = fs::File::create(w.join("holder.out")).map_err(|e| format!("holder.out: {e}"))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let mut holder = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "--pid", "--kill-child"])
+            .args(["sh", "-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("unshare: {e}"))?;
+        self.holder_stdin = holder.stdin.take();
+        self.holder = Some(holder);
+
         let started = Instant::now();
-        let out = run_bounded(cmd, &w.join("start.out"), START_TIMEOUT);
-        // The namespace identifies the instance's processes for the final
-        // clean-up, so it must not be the test's own (that would match every
-        // process on the machine).
+        let deadline = started + START_TIMEOUT;
+        loop {
+            let state = fs::read_to_string(w.join("holder.state")).unwrap_or_default();
+            if state.trim() == "started" && self.smtpd_socket().exists() {
+                break;
+            }
+            let exited = self.holder.as_mut().and_then(|h| h.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                return Err(format!(
+                    "postfix start failed ({status}):\n{}\n{}",
+                    fs::read_to_string(w.join("holder.out")).unwrap_or_default(),
+                    self.maillog()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "postfix did not start within {START_TIMEOUT:?}:\n{}\n{}",
+                    fs::read_to_string(w.join("holder.out")).unwrap_or_default(),
+                    self.maillog()
+                ));
+            }
+            sleep(Duration::from_millis(50));
+        }
+        // The namespace is how the final check finds the instance's
+        // processes, so it must not be the test's own (that would match
+        // every process on the machine).
         let own = fs::read_link("/proc/self/ns/mnt").ok();
         self.mntns = fs::read_to_string(w.join("mntns"))
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|ns| !ns.is_empty() && own.as_deref().and_then(Path::to_str) != Some(ns));
-        let out = out?;
-        if !out.0 {
-            return Err(format!("postfix start failed:\n{}\n{}", out.1, self.maillog()));
+        if self.mntns.is_none() {
+            return Err("could not tell the instance's mount namespace".into());
         }
-        // The smtpd socket appears once the master has read master.cf.
-        let deadline = started + START_TIMEOUT;
-        while !self.smtpd_socket().exists() {
-            if Instant::now() > deadline {
-                return Err(format!("no smtpd socket after start:\n{}", self.maillog()));
-            }
-            sleep(Duration::from_millis(50));
-        }
+        eprintln!("postfix started in {:.1?} ({})", started.elapsed(), w.display());
         Ok(())
     }
 
@@ -533,48 +593,87 @@ impl Instance {
         files
     }
 
-    /// Stops the instance: `postfix stop`, then `postfix abort` if the master
-    /// is still there, then kills (by PID) any process still in the instance's
-    /// mount namespace. Returns those processes. Safe to call twice.
-    pub fn stop(&mut self) -> Vec<Leftover> {
+    /// Stops the instance: asks the holder to run `postfix stop`, waits for
+    /// Postfix's processes to go, then lets the holder leave (which kills
+    /// anything left in its PID namespace). Returns what went wrong: a
+    /// failed `postfix stop`, processes that outlived it (killed then), a
+    /// holder that had to be killed. Empty means a clean stop. Safe to call
+    /// twice.
+    pub fn stop(&mut self) -> Vec<String> {
         if self.stopped {
             return Vec::new();
         }
         self.stopped = true;
-        let pid_file = self.work().join("queue/pid/master.pid");
-        let master_alive = || {
-            fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|s| s.trim().parse::<i32>().ok())
-                // SAFETY: signal 0 only checks that the process exists.
-                .is_some_and(|pid| unsafe { libc::kill(pid, 0) } == 0)
-        };
-        for (action, grace) in [("stop", 15), ("abort", 5)] {
-            if !master_alive() {
+        let Some(mut holder) = self.holder.take() else { return Vec::new() };
+        let mut problems = Vec::new();
+        let state_file = self.work().join("holder.state");
+        let asked = self
+            .holder_stdin
+            .as_mut()
+            .is_some_and(|s| s.write_all(b"stop\n").and_then(|()| s.flush()).is_ok());
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        let mut state = String::new();
+        while asked && Instant::now() < deadline {
+            state = fs::read_to_string(&state_file).unwrap_or_default();
+            if state.starts_with("stopped") || holder.try_wait().ok().flatten().is_some() {
                 break;
             }
-            let mut cmd = Command::new(self.postfix.sbin("postfix"));
-            cmd.arg("-c").arg(self.conf()).arg(action);
-            let _ = run_bounded(cmd, &self.work().join(format!("{action}.out")), COMMAND_TIMEOUT);
-            let deadline = Instant::now() + Duration::from_secs(grace);
-            while master_alive() && Instant::now() < deadline {
-                sleep(Duration::from_millis(100));
+            sleep(Duration::from_millis(50));
+        }
+        match state.trim() {
+            "stopped 0" => {}
+            other => problems.push(format!("postfix stop: holder state {other:?}")),
+        }
+        // The master's children may take a moment to follow it.
+        let holder_pid = holder.id() as i32;
+        let mut left = self.leftovers(holder_pid);
+        while !left.is_empty() && Instant::now() < deadline {
+            sleep(Duration::from_millis(50));
+            left = self.leftovers(holder_pid);
+        }
+        problems.extend(left.iter().map(|p| format!("left after postfix stop: {p}")));
+
+        // End of file on its stdin: the holder leaves, and the kernel kills
+        // whatever is left in its PID namespace.
+        drop(self.holder_stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while holder.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            sleep(Duration::from_millis(20));
+        }
+        if holder.try_wait().ok().flatten().is_none() {
+            problems.push("the holder did not leave; killed".into());
+            // unshare --kill-child passes the SIGKILL on to the holder.
+            let _ = holder.kill();
+        }
+        let _ = holder.wait();
+
+        // Nothing may be left in the mount namespace now; if something is,
+        // kill it by PID.
+        if let Some(ns) = &self.mntns {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut left = processes_in_namespace(ns);
+            while !left.is_empty() && Instant::now() < deadline {
+                sleep(Duration::from_millis(50));
+                left = processes_in_namespace(ns);
+            }
+            for p in left {
+                eprintln!("postfix harness: killing leftover process {p}");
+                // SAFETY: plain kill(2) on a PID found in the instance's namespace.
+                unsafe { libc::kill(p.pid, libc::SIGKILL) };
+                problems.push(format!("left after the holder: {p}"));
             }
         }
-        let Some(ns) = self.mntns.clone() else { return Vec::new() };
-        // Children of the master may need a moment to exit after it.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut left = processes_in_namespace(&ns);
-        while !left.is_empty() && Instant::now() < deadline {
-            sleep(Duration::from_millis(100));
-            left = processes_in_namespace(&ns);
-        }
-        for p in &left {
-            eprintln!("postfix harness: killing leftover process {} ({})", p.pid, p.comm);
-            // SAFETY: plain kill(2) on a PID found in our own namespace.
-            unsafe { libc::kill(p.pid, libc::SIGKILL) };
-        }
-        left
+        problems
+    }
+
+    /// The instance's processes other than the holder (`unshare` and its
+    /// child, the namespace's PID 1).
+    fn leftovers(&self, holder_pid: i32) -> Vec<Process> {
+        let Some(ns) = &self.mntns else { return Vec::new() };
+        processes_in_namespace(ns)
+            .into_iter()
+            .filter(|p| p.pid != holder_pid && p.ppid != holder_pid)
+            .collect()
     }
 }
 
@@ -637,7 +736,8 @@ fn dir_is_empty(dir: &Path) -> bool {
     }
 }
 
-fn processes_in_namespace(ns: &str) -> Vec<Leftover> {
+/// The live (not zombie) processes in mount namespace `ns`, this one aside.
+fn processes_in_namespace(ns: &str) -> Vec<Process> {
     let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
     let me = std::process::id() as i32;
     entries
@@ -647,16 +747,19 @@ fn processes_in_namespace(ns: &str) -> Vec<Leftover> {
         .filter(|pid| {
             fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|l| l.to_str() == Some(ns))
         })
-        .map(|pid| Leftover {
-            pid,
-            comm: fs::read_to_string(format!("/proc/{pid}/comm"))
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
+        .filter_map(|pid| {
+            // /proc/PID/stat: "PID (COMM) STATE PPID ..."; COMM may hold
+            // spaces and parentheses, so split at the last ')'.
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (head, tail) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1.to_string();
+            let mut fields = tail.split_whitespace();
+            let state = fields.next()?;
+            let ppid = fields.next()?.parse().ok()?;
+            (state != "Z" && state != "X").then_some(Process { pid, ppid, comm })
         })
         .collect()
 }
-
 fn uid_of(user: &str) -> Result<u32, String> {
     let name = std::ffi::CString::new(user).unwrap();
     // SAFETY: getpwnam takes a valid C string; the uid is read at once, before
