@@ -18,9 +18,14 @@
 //! master is started inside a mount namespace of its own (`unshare --mount`)
 //! in which a directory of the instance holding just that line is
 //! bind-mounted over `/etc/postfix`. The master and everything it starts see
-//! that copy; the machine's `/etc/postfix` is never written. The namespace also
-//! tells which processes belong to the instance, so that whatever is left
-//! after `postfix stop`/`abort` can be killed by PID.
+//! that copy; the machine's `/etc/postfix` is never written (it must exist,
+//! empty or not, as the mount point).
+//!
+//! The master also runs in a PID namespace whose PID 1 is a small shell, the
+//! holder, that waits on a pipe from the test. Stopping runs `postfix stop`
+//! inside and checks that no process of the instance is left; and when the
+//! holder exits, for whatever reason, including the test process being
+//! killed, the kernel kills everything left in that namespace.
 
 use std::fmt::Write as _;
 use std::fs;
