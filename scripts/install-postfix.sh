@@ -24,6 +24,10 @@ say() { printf 'install-postfix: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
+case $PREFIX in
+    /?*/?*) ;;
+    *) die "MIMEINJECT_POSTFIX_PREFIX must be an absolute path two levels deep at least (it is replaced wholesale): '$PREFIX'" ;;
+esac
 
 # Shared libraries the unpacked binaries link against, plus the tools used
 # below. None of these conflicts with Exim.
