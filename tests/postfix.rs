@@ -1,5 +1,5 @@
 //! mimeinject under a real Postfix, as an after-queue content filter run by
-//! pipe(8) through `testdata/postfix/mimeinject-postfix-wrapper`.
+//! pipe(8) through `contrib/mimeinject-postfix-wrapper`.
 //!
 //! Each test starts a private Postfix instance in a temporary directory (see
 //! `postfix_support`), submits one message over SMTP on a UNIX socket, waits

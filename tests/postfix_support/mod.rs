@@ -9,7 +9,7 @@
 //! has no inet listener; mail is submitted over a UNIX-domain smtpd socket.
 //! `main.cf`'s `content_filter = mimeinject:dummy` sends it to the
 //! `mimeinject` service, which runs
-//! `testdata/postfix/mimeinject-postfix-wrapper` through pipe(8) as `nobody`;
+//! `contrib/mimeinject-postfix-wrapper` through pipe(8) as `nobody`;
 //! `pickup` (`-o content_filter=`) does not filter the re-injected copy again.
 //!
 //! The wrapper re-injects with `sendmail` as `nobody`, and Postfix only lets a
@@ -322,8 +322,9 @@ impl Instance {
 
         let bin = w.join("bin");
         let wrapper = bin.join("mimeinject-postfix-wrapper");
-        fs::copy(testdata().join("mimeinject-postfix-wrapper"), &wrapper)
-            .map_err(|e| io("copy wrapper", e))?;
+        let shipped =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/mimeinject-postfix-wrapper");
+        fs::copy(shipped, &wrapper).map_err(|e| io("copy wrapper", e))?;
         let filter_path = bin.join("filter");
         match filter {
             Filter::Binary(p) => {
