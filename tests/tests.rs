@@ -6,6 +6,8 @@ mod chunked;
 mod core;
 // Running the binary.
 mod bin;
+// Properties over generated messages (proptest).
+mod properties;
 // The real-world corpus.
 mod corpus;
 // The binary as a filter.
