@@ -8,6 +8,8 @@ mod core;
 mod bin;
 // Properties over generated messages (proptest).
 mod properties;
+// Inputs the fuzz targets found.
+mod regressions;
 // The real-world corpus.
 mod corpus;
 // The binary as a filter.
