@@ -16,6 +16,9 @@ mod corpus;
 mod cli;
 // Helpers shared by the end-to-end modules: process runner, MTA harnesses.
 mod support;
+// Attacks on the confinement, through the binary.
+#[cfg(feature = "cli")]
+mod attacks;
 // End to end through a real exim: maildir and SMTP delivery.
 #[cfg(feature = "cli")]
 mod exim;
