@@ -50,7 +50,9 @@ const TEXT_LINES: &[&str] = &[
     "Gr\u{fc}\u{df}e",
 ];
 
-const FILENAMES: &[&str] = &["Invoice 42.pdf", "report.csv", "x", "r\u{e9}sum\u{e9}.txt"];
+/// Names the stubs give; some look like delimiters of the generated boundaries.
+const FILENAMES: &[&str] =
+    &["Invoice 42.pdf", "report.csv", "x", "r\u{e9}sum\u{e9}.txt", "--0=", "--1=--", "\"--0=\""];
 
 fn node(depth: u32) -> BoxedStrategy<Node> {
     let leaf = prop_oneof![
@@ -175,7 +177,7 @@ impl Printer {
                 if let Some(name) = filename {
                     ct.push(';');
                     ct.push_str(if *folded { self.eol } else { "" });
-                    ct.push_str(&format!(" filename=\"{name}\""));
+                    ct.push_str(&format!(" filename=\"{}\"", quote(name)));
                 }
                 self.line(&ct);
                 if *cid {
@@ -209,6 +211,11 @@ impl Printer {
             }
         }
     }
+}
+
+/// The inside of a quoted string.
+fn quote(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 fn source(m: &Message) -> MemorySource {
@@ -272,7 +279,7 @@ fn check_part(
             assert!(head.contains("Content-Transfer-Encoding: base64"), "{head:?}");
             assert!(head.contains(&format!("size={}", m.files[*file].len())), "{head:?}");
             if let Some(name) = filename.filter(|n| n.is_ascii()) {
-                assert!(head.contains(&format!("filename=\"{name}\"")), "{head:?}");
+                assert!(head.contains(&format!("filename=\"{}\"", quote(name))), "{head:?}");
             }
             if *cid {
                 assert!(head.contains("Content-ID: <part@example.test>"), "{head:?}");
@@ -405,7 +412,11 @@ const PIECES: &[&[u8]] = &[
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // 64 cases each unless PROPTEST_CASES says otherwise.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
 
     /// Every two-chunk split and a random chunking give the one-shot result.
     #[test]
