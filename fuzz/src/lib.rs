@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use mimeinject::encode::LineEncoder;
+use mimeinject::sign::SigningKey;
 use mimeinject::{
-    Action, AttachmentSource, Config, Eol, Error, ErrorKind, FsRoot, Limits, MemorySource, Rewriter,
+    Action, AttachmentSource, Config, Eol, Error, ErrorKind, FsRoot, Limits, MemorySource,
+    Rewriter, UnsignedPolicy,
 };
 
 /// How a target reads its first byte: which alphabet, which limits, how to chunk.
@@ -238,6 +240,21 @@ pub fn config(control: Control, preflight: bool) -> Config {
         b = b.preflight_window(0);
     }
     b.build().expect("the fuzz configuration is valid")
+}
+
+/// Like [`config`], but with a signing key and [`UnsignedPolicy::Pass`]: no placeholder can be
+/// honoured (the fuzzer cannot forge an HMAC), so every unsigned one passes as an ordinary
+/// part and whatever the rewriter does not refuse must come out byte-identical.
+pub fn unsigned_pass_config(control: Control) -> Config {
+    let base = config(control, true);
+    let key = SigningKey::from_bytes(&[0x5a; 32]).expect("a 32-byte key is long enough");
+    Config::builder()
+        .var("rcpt", "u@example.test")
+        .limits(*base.limits())
+        .key(key)
+        .unsigned(UnsignedPolicy::Pass)
+        .build()
+        .expect("the fuzz configuration is valid")
 }
 
 /// How many new bytes the `i`-th read reveals: one at a time for seed 0, otherwise a
