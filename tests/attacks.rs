@@ -116,11 +116,19 @@ impl Scene {
     }
 
     /// The attack failed closed and leaked nothing. `what` names the attack in messages.
+    /// With the default pre-flight, nothing at all may reach stdout.
     fn assert_refused(&self, what: &str, out: &Output) {
+        assert!(out.stdout.is_empty(), "{what}: wrote to stdout");
+        self.assert_refused_streaming(what, out);
+    }
+
+    /// Streaming (`--preflight-window 0`): the start of the message may have been written,
+    /// but not its end, and nothing of the secret.
+    fn assert_refused_streaming(&self, what: &str, out: &Output) {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{what}: not refused; stderr: {stderr}");
         eprintln!("{what}: {}", stderr.trim_end());
-        assert!(out.stdout.is_empty(), "{what}: wrote to stdout");
+        assert!(!contains(&out.stdout, b"\n--b--"), "{what}: the message was completed");
         let log = fs::read(self.log()).unwrap_or_default();
         assert!(!log.is_empty(), "{what}: no reason in the log file");
         assert_eq!(log.iter().filter(|&&b| b == b'\n').count(), 1, "{what}: not one log line");
@@ -182,6 +190,27 @@ fn the_leak_check_detects_a_leak() {
     let out = s.run_stub("path=\"copy\"", &[]);
     assert!(out.status.success());
     assert_eq!(s.leaks(&[("stdout", &out.stdout), ("stderr", &out.stderr)]), ["stdout"]);
+}
+
+/// The same refusals when the message streams instead of being checked whole first.
+#[test]
+fn streaming_refuses_too() {
+    let s = Scene::new();
+    symlink("../secret", s.path("root/escape")).unwrap();
+    mkfifo(&s.path("root/fifo"));
+    let secret = s.path("secret");
+    for param in [
+        format!("path=\"{}\"", secret.to_str().unwrap()),
+        "path=\"../secret\"".to_owned(),
+        "path=\"escape\"".to_owned(),
+        "path=\"fifo\"".to_owned(),
+        "path=\"/proc/self/environ\"".to_owned(),
+        "path*=UTF-8''ok.txt%00".to_owned(),
+        "path=\"{undefined}\"".to_owned(),
+    ] {
+        let out = s.run_stub(&param, &["--preflight-window", "0"]);
+        s.assert_refused_streaming(&param, &out);
+    }
 }
 
 #[test]
