@@ -1,6 +1,6 @@
 //! Inputs the fuzz targets (`fuzz/`) found, minimized, each with what went wrong.
 
-use mimeinject::{Config, MemorySource};
+use mimeinject::{rewrite, Config, MemorySource};
 
 use crate::chunked::run_chunked;
 
@@ -10,9 +10,16 @@ fn files() -> MemorySource {
     s
 }
 
-/// Runs `input` whole and at every two-chunk split; every run must give `expected`.
+/// Runs `input` through the sync driver (pre-flight and streaming), and through the core
+/// whole and at every two-chunk split; every run must give `expected`.
 fn at_every_split(input: &[u8], expected: &[u8]) {
     let (config, source) = (Config::default(), files());
+    let streaming = Config::builder().preflight_window(0).build().unwrap();
+    for config in [&config, &streaming] {
+        let mut out = Vec::new();
+        rewrite(config, &source, &mut &input[..], &mut out).unwrap();
+        assert_eq!(out, expected, "sync driver");
+    }
     for split in 0..=input.len() {
         let mut first = true;
         let got = run_chunked(&config, &source, input, |_| {
