@@ -2,6 +2,8 @@
 //! confined root directory on disk, and a driver that feeds the sans-IO core the way a pipe
 //! would.
 
+#![deny(missing_docs)]
+
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
