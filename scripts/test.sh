@@ -10,6 +10,7 @@
 #                      defaults to ../shared/corpus/messages next to the
 #                      repository when that exists.
 #   CI=true            makes missing MTAs a test failure instead of a skip.
+#   FUZZ_SECONDS       seconds per fuzz target in the smoke run (default 45).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -96,8 +97,6 @@ step "cargo test --doc --all-features"
 cargo test --doc --all-features
 
 # --- Later steps ----------------------------------------------------------------
-# TODO(fuzz): a short smoke run of the fuzz targets goes here once fuzz/
-# exists (a bounded -max_total_time, so CI stays within its budget).
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --all-features --no-deps --quiet
 
@@ -110,5 +109,11 @@ cmp "$examples_out/sync.eml" "$examples_out/sans_io.eml"
 cargo run --quiet --example memory_source >/dev/null
 cargo run --quiet --features tokio --example tokio_dir -- testdata/files testdata/messages "$examples_out/dir"
 test -s "$examples_out/dir/invoice.eml"
+
+# A bounded run of each fuzz target (FUZZ_SECONDS each, 45 by default), so CI
+# stays within its budget; installs cargo-fuzz when missing.
+step "scripts/fuzz-smoke.sh (FUZZ_SECONDS=${FUZZ_SECONDS:-45} per target)"
+bash scripts/fuzz-smoke.sh
+
 
 step "all checks passed"

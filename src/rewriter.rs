@@ -789,10 +789,20 @@ impl Field {
         trim(&held[self.span.start..self.span.start + self.name_len])
     }
 
-    /// The field body after the colon, line endings of folding removed.
+    /// The field body after the colon, line endings of folding (LF or CRLF) removed. A bare
+    /// CR is not a line break and stays: dropping it would make `x-mime<CR>inject` read as
+    /// the stub type.
     fn unfolded(&self, held: &[u8]) -> Vec<u8> {
         let body = &held[self.span.start + self.name_len + 1..self.span.end];
-        body.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect()
+        let mut out = Vec::with_capacity(body.len());
+        for (i, &b) in body.iter().enumerate() {
+            match b {
+                b'\n' => {}
+                b'\r' if body.get(i + 1) == Some(&b'\n') => {}
+                _ => out.push(b),
+            }
+        }
+        out
     }
 }
 

@@ -6,12 +6,19 @@ mod chunked;
 mod core;
 // Running the binary.
 mod bin;
+// Properties over generated messages (proptest).
+mod properties;
+// Inputs the fuzz targets found.
+mod regressions;
 // The real-world corpus.
 mod corpus;
 // The binary as a filter.
 mod cli;
 // Helpers shared by the end-to-end modules: process runner, MTA harnesses.
 mod support;
+// Attacks on the confinement, through the binary.
+#[cfg(feature = "cli")]
+mod attacks;
 // End to end through a real exim: maildir and SMTP delivery.
 #[cfg(feature = "cli")]
 mod exim;
