@@ -90,13 +90,9 @@ cargo fmt --all --check
 step "cargo clippy --all-targets --all-features -- -D warnings"
 cargo clippy --all-targets --all-features -- -D warnings
 
-step "cargo test --all-features"
+step "cargo test --all-features (unit, integration, exim, Postfix, doc tests)"
 cargo test --all-features
 
-step "cargo test --doc --all-features"
-cargo test --doc --all-features
-
-# --- Later steps ----------------------------------------------------------------
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --all-features --no-deps --quiet
 
@@ -114,6 +110,5 @@ test -s "$examples_out/dir/invoice.eml"
 # stays within its budget; installs cargo-fuzz when missing.
 step "scripts/fuzz-smoke.sh (FUZZ_SECONDS=${FUZZ_SECONDS:-45} per target)"
 bash scripts/fuzz-smoke.sh
-
 
 step "all checks passed"

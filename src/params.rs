@@ -131,25 +131,36 @@ pub fn parse_params(input: &[u8]) -> Result<Params, ParamError> {
 
 /// The lower-cased mechanism of a `Content-Transfer-Encoding` field body, comments removed.
 ///
-/// All whitespace and comments are dropped and whatever remains is returned,
-/// so `" Base64 (comment)"` gives `"base64"`, while a malformed `"7bit x"`
-/// gives `"7bitx"`, which matches no known mechanism, rather than a plausible
-/// `"7bit"`. An unterminated comment runs to the end of the body. Bytes that
-/// are not UTF-8 are replaced by U+FFFD.
+/// Comments and surrounding white space are dropped, so `" Base64 (comment)"` gives
+/// `"base64"`. White space or a comment *between* words is kept as one space, so a malformed
+/// `"base 64"` gives `"base 64"`, which matches no known mechanism, rather than a plausible
+/// `"base64"`. An unterminated comment runs to the end of the body. Bytes that are not UTF-8
+/// are replaced by U+FFFD.
 pub fn parse_mechanism(body: &[u8]) -> String {
     let mut kept = Vec::with_capacity(body.len());
     let mut depth = 0usize;
+    // White space and comments separate: `base 64` is two words, not `base64`.
+    let mut separated = false;
     let mut bytes = body.iter();
     while let Some(&b) = bytes.next() {
         match b {
             b'\\' if depth > 0 => {
                 bytes.next();
             }
-            b'(' => depth += 1,
+            b'(' => {
+                depth += 1;
+                separated = true;
+            }
             b')' if depth > 0 => depth -= 1,
             _ if depth > 0 => {}
-            b' ' | b'\t' | b'\r' | b'\n' => {}
-            _ => kept.push(b.to_ascii_lowercase()),
+            b' ' | b'\t' | b'\r' | b'\n' => separated = true,
+            _ => {
+                if separated && !kept.is_empty() {
+                    kept.push(b' ');
+                }
+                separated = false;
+                kept.push(b.to_ascii_lowercase());
+            }
         }
     }
     String::from_utf8_lossy(&kept).into_owned()
@@ -698,7 +709,11 @@ mod tests {
         assert_eq!(parse_mechanism(b" Base64 (comment)"), "base64");
         assert_eq!(parse_mechanism(b"(c (nested\\)) )QUOTED-Printable"), "quoted-printable");
         assert_eq!(parse_mechanism(b"\t7BIT\r\n "), "7bit");
-        assert_eq!(parse_mechanism(b"7bit x"), "7bitx");
+        // Words stay apart, so a broken value is never read as `base64`.
+        assert_eq!(parse_mechanism(b"7bit x"), "7bit x");
+        assert_eq!(parse_mechanism(b"base 64"), "base 64");
+        assert_eq!(parse_mechanism(b"base\r64"), "base 64");
+        assert_eq!(parse_mechanism(b"base(c)64"), "base 64");
         assert_eq!(parse_mechanism(b"base64 (open"), "base64");
         assert_eq!(parse_mechanism(b""), "");
     }

@@ -72,3 +72,22 @@ fn folded_stub_type_is_still_a_stub() {
         assert!(out.contains("aGVsbG8gd29ybGQK"), "{out:?}");
     }
 }
+
+/// A body-line placeholder in a part whose transfer encoding only looks like base64 once
+/// white space is squeezed out (`base 64`) is text: clients would not decode that part.
+#[test]
+fn split_base64_mechanism_is_not_base64() {
+    for cte in ["base 64", "base\r64", "base(x)64"] {
+        let input = format!(
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+             Content-Type: text/csv\nContent-Transfer-Encoding: {cte}\n\n\
+             mimeinject: path=a.txt\n--b--\n"
+        );
+        let mut files = mimeinject::MemorySource::new();
+        files.insert("a.txt", "hello\n");
+        let mut out = Vec::new();
+        let config = mimeinject::Config::default();
+        mimeinject::rewrite(&config, &files, &mut input.as_bytes(), &mut out).unwrap();
+        assert_eq!(out, input.as_bytes(), "{cte:?}");
+    }
+}
