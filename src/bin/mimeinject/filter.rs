@@ -73,10 +73,21 @@ fn config(args: &FilterArgs) -> Result<Config, String> {
 
 /// Grows the pipe on `fd` to [`PIPE_SIZE`]: fewer, larger wake-ups of the reader. Silently
 /// keeps the default when refused or when `fd` is not a pipe.
+///
+/// The environment variable `MIMEINJECT_PIPE_SIZE` overrides the size in bytes; `0` leaves
+/// the pipe as it is (for benchmarks comparing both). exim runs filters with an empty
+/// environment, so in production the default applies.
 fn grow_pipe(fd: i32) {
+    let size = match std::env::var_os("MIMEINJECT_PIPE_SIZE") {
+        Some(v) => v.to_str().and_then(|v| v.trim().parse::<i32>().ok()).unwrap_or(PIPE_SIZE),
+        None => PIPE_SIZE,
+    };
+    if size <= 0 {
+        return;
+    }
     // SAFETY: F_SETPIPE_SZ only changes the pipe's capacity; errors are ignored on purpose.
     unsafe {
-        libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE);
+        libc::fcntl(fd, libc::F_SETPIPE_SZ, size);
     }
 }
 
