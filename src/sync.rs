@@ -13,6 +13,12 @@ use crate::source::{AttachmentSource, Opened};
 /// How much the driver asks for in one `read` once streaming.
 const READ_SIZE: usize = 128 << 10;
 
+/// Every streaming `read` lands at an address aligned to this. The kernel's copy into user
+/// memory (`_copy_to_iter`, `rep movsb`) ran at a third of its speed into a misaligned buffer
+/// on the machine the benchmarks ran on (AMD EPYC Zen 3): a 100 MB passthrough to /dev/null
+/// took 46 ms of system time instead of 13 ms.
+const READ_ALIGN: usize = 4096;
+
 /// Rewrites one message from `reader` to `writer`.
 ///
 /// A message no longer than the configuration's pre-flight window is read whole first, and
@@ -133,7 +139,8 @@ where
 {
     let cap = buf.len().max(config.limits().min_buffer()).max(READ_SIZE);
     let (mut start, mut end) = (0, buf.len());
-    buf.resize(cap, 0);
+    // `cap` bytes of data, plus room to shift them to an aligned read position.
+    buf.resize(cap + READ_ALIGN, 0);
     let mut eof = false;
     let mut rw = Rewriter::new(config.clone());
     let mut scratch = Vec::new();
@@ -148,14 +155,19 @@ where
                 attach(&mut rw, &path, opened, writer, &mut scratch)?;
             }
             Action::NeedInput => {
-                if start > 0 {
-                    buf.copy_within(start..end, 0);
-                    (start, end) = (0, end - start);
-                }
-                if end == cap {
+                let len = end - start;
+                if len == cap {
                     return Err(Error::limit("line bytes", config.limits().line_bytes as u64));
                 }
-                let want = (end + READ_SIZE).min(cap);
+                // Move the unconsumed bytes to the front, so that they end (and the read
+                // starts) on an aligned address.
+                let misaligned = (buf.as_ptr() as usize + len) % READ_ALIGN;
+                let to = (READ_ALIGN - misaligned) % READ_ALIGN;
+                if start != to {
+                    buf.copy_within(start..end, to);
+                    (start, end) = (to, to + len);
+                }
+                let want = (end + READ_SIZE).min(buf.len());
                 let n = read_some(reader, &mut buf[end..want])?;
                 eof = n == 0;
                 end += n;
