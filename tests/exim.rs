@@ -89,7 +89,11 @@ impl Setup {
                 .into_iter()
                 .filter(|m| m.rcpt_to.contains(&address))
                 .map(|m| {
-                    assert_eq!(m.rcpt_to, std::slice::from_ref(&address), "one recipient per transaction");
+                    assert_eq!(
+                        m.rcpt_to,
+                        std::slice::from_ref(&address),
+                        "one recipient per transaction"
+                    );
                     m.data
                 })
                 .collect(),
