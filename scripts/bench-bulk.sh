@@ -144,7 +144,7 @@ run() { # name (a or b), mode for bulk_submit.py
         [[ $delivered == "$count" ]] || { echo "($name) delivered $delivered of $count" >&2; exit 1; }
         # Check one delivered message per round like a mail client would.
         local sample k
-        sample=$(find "$d/mail/user/Maildir/new" -type f | head -1)
+        sample=$(find "$d/mail/user/Maildir/new" -type f -print -quit)
         k=$(sed -n 's/^Content-Disposition: attachment; filename="statement-\([0-9]*\)\.pdf".*/\1/p' "$sample" | head -1)
         "$PY" "$repo/scripts/mime_check.py" "$sample" \
             "statement-$k.pdf=$WORK/root/att/f$((k % FILES)).bin" >&2
