@@ -76,7 +76,8 @@ setup() {
     (cd "$repo" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet \
         --target "$TRIPLE" --target-dir "$WORK/target-static")
     say "data in $D"
-    gen() { [[ -s $1 ]] || "$PY" "$S/gen.py" "${@:2}"; }
+    # New data, or a new binary (below), means checking the outputs again.
+    gen() { [[ -s $1 ]] || { rm -f "$WORK/verified" && "$PY" "$S/gen.py" "${@:2}"; }; }
     gen "$D/root/a5.bin" random "$D/root/a5.bin" $((5 << 20)) 5
     gen "$D/root/a100.bin" random "$D/root/a100.bin" $((100 << 20)) 100
     [[ ${SKIP_1G:-} == 1 ]] || gen "$D/root/a1g.bin" random "$D/root/a1g.bin" $((1 << 30)) 1024
@@ -86,8 +87,8 @@ setup() {
     gen "$D/t1g.eml" template "$D/t1g.eml" a1g.bin
     gen "$D/pass100.eml" passthrough "$D/pass100.eml" 100000000
     # The expanded messages, what `cat` is compared with.
-    [[ -s $D/x5.eml ]] || $MI <"$D/t5.eml" >"$D/x5.eml"
-    [[ -s $D/x100.eml ]] || $MI <"$D/t100.eml" >"$D/x100.eml"
+    [[ -s $D/x5.eml && $D/x5.eml -nt $BIN ]] || $MI <"$D/t5.eml" >"$D/x5.eml"
+    [[ -s $D/x100.eml && $D/x100.eml -nt $BIN ]] || $MI <"$D/t100.eml" >"$D/x100.eml"
 }
 
 # --- verify: every tool's output is right before anything is timed ---------------------
@@ -100,7 +101,7 @@ expected() {
 }
 
 verify() {
-    [[ -e $WORK/verified ]] && return
+    [[ $WORK/verified -nt $BIN && $WORK/verified -nt $BIN_STATIC ]] && return
     say "verify: outputs before timing"
     local t a
     for t in 5 100; do
