@@ -13,6 +13,12 @@ use crate::source::{AttachmentSource, Opened};
 /// How much the driver asks for in one `read` once streaming.
 pub(crate) const READ_SIZE: usize = 128 << 10;
 
+/// Every streaming `read` lands at an address aligned to this. The kernel's copy into user
+/// memory (`_copy_to_iter`, `rep movsb`) ran at a third of its speed into a misaligned buffer
+/// on the machine the benchmarks ran on (AMD EPYC Zen 3): a 100 MB passthrough to /dev/null
+/// took 46 ms of system time instead of 13 ms.
+const READ_ALIGN: usize = 4096;
+
 /// Rewrites one message from `reader` to `writer`.
 ///
 /// A message no longer than the configuration's pre-flight window is read whole first, and
@@ -161,6 +167,8 @@ pub(crate) struct InputBuffer {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The most bytes held at once; `buf` has [`READ_ALIGN`] more, to align reads.
+    cap: usize,
     /// The reader has reported its end.
     pub eof: bool,
 }
@@ -171,8 +179,8 @@ impl InputBuffer {
     pub fn new(mut initial: Vec<u8>, config: &Config) -> InputBuffer {
         let end = initial.len();
         let cap = end.max(config.limits().min_buffer()).max(READ_SIZE);
-        initial.resize(cap, 0);
-        InputBuffer { buf: initial, start: 0, end, eof: false }
+        initial.resize(cap + READ_ALIGN, 0);
+        InputBuffer { buf: initial, start: 0, end, cap, eof: false }
     }
 
     /// The bytes not consumed yet.
@@ -185,16 +193,19 @@ impl InputBuffer {
         self.start += n;
     }
 
-    /// Where to read next: the pending bytes moved to the front, then up to [`READ_SIZE`] of
-    /// free space. Fails when the pending bytes fill the whole buffer: the rewriter wants to
-    /// see a line longer than the limit.
+    /// Where to read next: up to [`READ_SIZE`] of free space after the pending bytes, which
+    /// are moved so that the read starts on an aligned address. Fails when the pending bytes
+    /// fill the whole buffer: the rewriter wants to see a line longer than the limit.
     pub fn space(&mut self, config: &Config) -> Result<&mut [u8], Error> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            (self.start, self.end) = (0, self.end - self.start);
-        }
-        if self.end == self.buf.len() {
+        let len = self.end - self.start;
+        if len == self.cap {
             return Err(Error::limit("line bytes", config.limits().line_bytes as u64));
+        }
+        let misaligned = (self.buf.as_ptr() as usize + len) % READ_ALIGN;
+        let to = (READ_ALIGN - misaligned) % READ_ALIGN;
+        if self.start != to {
+            self.buf.copy_within(self.start..self.end, to);
+            (self.start, self.end) = (to, to + len);
         }
         let want = (self.end + READ_SIZE).min(self.buf.len());
         Ok(&mut self.buf[self.end..want])
