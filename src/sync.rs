@@ -57,7 +57,9 @@ where
     S: AttachmentSource + ?Sized,
 {
     let window = config.preflight_window;
-    let mut buf = Vec::new();
+    // Room for a small message from the first read: an empty Vec would make `read_to_end`
+    // start with 32-byte probe reads, one system call each.
+    let mut buf = Vec::with_capacity((window + 1).min(READ_SIZE));
     if window > 0 {
         reader
             .take(window as u64 + 1)

@@ -43,6 +43,7 @@ pub fn run(
         }
         out.write_all(text.as_bytes()).map_err(|e| format!("writing the report: {e}"))?;
     }
+    out.flush().map_err(|e| format!("writing the report: {e}"))?;
     if progress {
         eprintln!("checked {} messages, {failed} failed", files.len());
     }

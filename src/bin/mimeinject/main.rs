@@ -1,4 +1,6 @@
 //! `mimeinject`: the command. Parse, run, map the outcome to an exit status; nothing else.
+// No std runtime set-up before `main`: see `main` below.
+#![cfg_attr(not(test), no_main)]
 
 mod check;
 mod cli;
@@ -8,20 +10,35 @@ mod options;
 mod tools;
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 use crate::cli::Command;
 use crate::log::Log;
 
-fn main() -> ExitCode {
+/// The C entry point. Skipping std's runtime set-up (reading /proc/self/maps for the stack
+/// guard, installing SIGSEGV/SIGBUS handlers) saves about a tenth of the start-up of a 2 KB
+/// message (paired runs against /bin/cat: 1.32x before, 1.21x after). A stack overflow then
+/// ends in a plain SIGSEGV, which every MTA treats as a deferral. Panics are still caught in
+/// [`exit_code`]; everything written to stdout is flushed explicitly.
+#[cfg(not(test))]
+#[no_mangle]
+pub extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    exit_code().into()
+}
+
+/// Runs the command; the process's exit status.
+#[cfg_attr(test, allow(dead_code))]
+fn exit_code() -> u8 {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let failure = ExitCode::from(cli::failure_code_hint(&args));
+    let failure = cli::failure_code_hint(&args);
     let stderr = log::stderr_is_separate();
     std::panic::set_hook(Box::new(log::record_panic));
     let mut log = Log { file: None, syslog: true, stderr };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args, &mut log)));
     match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Ok(())) => 0,
         Ok(Err(Failure::Usage(code))) => code,
         Ok(Err(Failure::Reason(reason))) => {
             log.failure(&reason);
@@ -38,7 +55,7 @@ fn main() -> ExitCode {
 
 enum Failure {
     /// Already reported (help, version, or a usage error printed by clap).
-    Usage(ExitCode),
+    Usage(u8),
     /// To be logged.
     Reason(String),
 }
@@ -48,7 +65,7 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return Err(Failure::Usage(ExitCode::SUCCESS));
+            return Err(Failure::Usage(0));
         }
         Err(e) => {
             let first = e.to_string().lines().next().unwrap_or("usage error").to_owned();
