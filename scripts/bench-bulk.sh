@@ -36,7 +36,7 @@ PY=/usr/bin/python3
 WORK=${WORK:-$(mktemp -d /tmp/mimeinject-bulk.XXXXXX)}
 mkdir -p "$WORK"
 chmod 755 "$WORK"
-BIN=$repo/target/release/mimeinject
+BIN=$repo/target/$(rustc -vV | sed -n 's/^host: //p')/release/mimeinject
 
 say() { printf '### %s\n' "$*" >&2; }
 
