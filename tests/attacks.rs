@@ -8,15 +8,14 @@
 
 use std::ffi::CString;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use mimeinject::{rewrite, AttachmentSource, Config, ErrorKind, FsRoot, Opened, SourceError};
 
 use crate::bin;
+use crate::support::{self, contains, Output};
 
 /// In the secret file, and in the binary's environment (for `/proc/self/environ`).
 const MARKER: &str = "S3CR3T-MARKER-c0ffee-9d41";
@@ -68,51 +67,12 @@ impl Scene {
     /// marker in its environment. Kills it and fails if it has not exited after a minute (a
     /// FIFO that blocked the open, say): a hang guard, not a timing assertion.
     fn run(&self, stdin: &[u8], extra: &[&str]) -> Output {
-        let mut child = Command::new(bin::path())
-            .arg("--root")
-            .arg(self.root())
-            .arg("--log-file")
-            .arg(self.log())
-            .arg("--no-syslog")
-            .args(extra)
-            .env_clear()
-            .env("MIMEINJECT_TEST_SECRET", MARKER)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn mimeinject");
-        let mut input = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        let writer = std::thread::spawn(move || input.write_all(&data));
-        let mut stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let out_reader = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            stdout.read_to_end(&mut v).map(|_| v)
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            stderr.read_to_end(&mut v).map(|_| v)
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                child.kill().unwrap();
-                child.wait().unwrap();
-                panic!("mimeinject did not exit: blocked on something in the root?");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let _ = writer.join().unwrap();
-        Output {
-            status,
-            stdout: out_reader.join().unwrap().unwrap(),
-            stderr: err_reader.join().unwrap().unwrap(),
-        }
+        let (root, log) = (self.root(), self.log());
+        let mut args = vec!["--root", root.to_str().unwrap(), "--log-file", log.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let mut cmd = bin::command(&args);
+        cmd.env("MIMEINJECT_TEST_SECRET", MARKER);
+        support::run(&mut cmd, stdin, bin::TIMEOUT)
     }
 
     /// The attack failed closed and leaked nothing. `what` names the attack in messages.
@@ -158,10 +118,6 @@ impl Scene {
         }
         v
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The same message, with a path inside the root, succeeds: the scene is not broken in a

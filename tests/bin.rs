@@ -1,8 +1,10 @@
 //! Running the `mimeinject` binary from tests.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{self, Output};
 
 /// The binary cargo built for these tests.
 pub fn path() -> PathBuf {
@@ -14,27 +16,26 @@ pub fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
 
-/// Runs the binary with `args` and `stdin`, syslog off. stdin is written on a thread so a
-/// binary that does not read it cannot deadlock the test; the writer's own result is
-/// returned too (an `Err` there means the binary did not read all of stdin).
+/// Runs the binary with `args` and `stdin`, syslog off, through [`support::run`]. The
+/// stdin writer's own result is returned too (an `Err` there means the binary did not read
+/// all of stdin).
 pub fn run(args: &[&str], stdin: &[u8]) -> (Output, std::io::Result<()>) {
+    let mut out = support::run(&mut command(args), stdin, TIMEOUT);
+    let fed = std::mem::replace(&mut out.fed, Ok(()));
+    (out, fed)
+}
+
+/// A hang guard for one run of the binary, not a timing assertion.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The binary with `args`, an empty environment, and `--no-syslog` for the filter.
+pub fn command(args: &[&str]) -> Command {
     // Subcommands other than the filter never use syslog, and take no --no-syslog.
     const SUBCOMMANDS: &[&str] = &["check", "sign", "encode", "man", "completions", "help"];
     let filter = !matches!(args.first(), Some(a) if SUBCOMMANDS.contains(a));
-    let mut child = Command::new(path())
-        .args(args)
-        .args(filter.then_some("--no-syslog"))
-        .env_clear()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mimeinject");
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || input.write_all(&data));
-    let output = child.wait_with_output().expect("wait for mimeinject");
-    (output, writer.join().unwrap())
+    let mut cmd = Command::new(path());
+    cmd.args(args).args(filter.then_some("--no-syslog")).env_clear();
+    cmd
 }
 
 /// Whether python3 can be run; under `CI=true` its absence fails the test.

@@ -29,6 +29,8 @@ pub struct Output {
     pub stdout: Vec<u8>,
     /// Everything the child wrote on stderr.
     pub stderr: Vec<u8>,
+    /// How writing stdin ended: an error (a broken pipe) means the child did not read it all.
+    pub fed: std::io::Result<()>,
 }
 
 impl Output {
@@ -68,11 +70,8 @@ pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Output {
     let mut pipe = child.stdin.take().unwrap();
     let input = stdin.to_vec();
     // A child that exits without reading its input makes this write fail
-    // with a broken pipe; its exit status tells the story, so the write
-    // error is not interesting here.
-    let writer = thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
+    // with a broken pipe; the result is kept for tests that care.
+    let writer = thread::spawn(move || pipe.write_all(&input));
 
     let deadline = Instant::now() + timeout;
     let status = loop {
@@ -86,8 +85,8 @@ pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Output {
         }
         thread::sleep(Duration::from_millis(10));
     };
-    writer.join().unwrap();
-    Output { status, stdout: read_all(&mut stdout), stderr: read_all(&mut stderr) }
+    let fed = writer.join().unwrap();
+    Output { status, stdout: read_all(&mut stdout), stderr: read_all(&mut stderr), fed }
 }
 
 /// Sends SIGKILL to the process group led by `pid` (a child we started
