@@ -13,28 +13,18 @@ use std::io;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mimeinject::encode::{copy_encoded, encoded_len, Eol, LineEncoder};
 
+mod data;
+use data::random;
+
 /// The sizes every group runs: one line, one pipe buffer, one typical attachment.
 const SIZES: [(&str, usize); 3] = [("57B", 57), ("64KiB", 64 << 10), ("5MiB", 5 << 20)];
 /// Both line endings.
 const EOLS: [(&str, Eol); 2] = [("lf", Eol::Lf), ("crlf", Eol::CrLf)];
 
-/// Deterministic incompressible-looking input (xorshift64).
-fn input(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 fn encoder(c: &mut Criterion) {
     let mut group = c.benchmark_group("encoder");
     for (label, len) in SIZES {
-        let data = input(len);
+        let data = random(len, 0);
         group.throughput(Throughput::Bytes(len as u64));
         for (name, eol) in EOLS {
             let mut out = Vec::with_capacity(encoded_len(len as u64, eol) as usize);
@@ -56,7 +46,7 @@ fn copy(c: &mut Criterion) {
     let mut group = c.benchmark_group("copy_encoded");
     let mut scratch = Vec::new();
     for (label, len) in SIZES {
-        let data = input(len);
+        let data = random(len, 0);
         group.throughput(Throughput::Bytes(len as u64));
         for (name, eol) in EOLS {
             group.bench_function(BenchmarkId::new(name, label), |b| {
