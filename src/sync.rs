@@ -66,11 +66,32 @@ where
             .read_to_end(&mut buf)
             .map_err(|e| Error::new(ErrorKind::Read(e)))?;
         if buf.len() <= window {
-            let files = preflight(config, source, &buf)?;
-            return write_slice(config, files, &buf, writer);
+            let checked = preflight(config, source, &buf)?;
+            if checked.is_passthrough(config) {
+                writer.write_all(&buf).map_err(write_error)?;
+                return Ok(checked.summary);
+            }
+            return write_slice(config, checked.files, &buf, writer);
         }
     }
     stream(config, source, buf, reader, writer)
+}
+
+/// What the pre-flight pass found.
+pub(crate) struct Checked {
+    /// Every placeholder's file, opened, in order.
+    pub files: VecDeque<Opened>,
+    /// The pass's summary; exact when [`is_passthrough`](Self::is_passthrough).
+    pub summary: Summary,
+}
+
+impl Checked {
+    /// Whether the output is the input: nothing to attach and no header stage. Then the
+    /// rewriter's pieces are the input's own bytes (the passthrough promise), so the input can
+    /// be written in one piece instead of being scanned a second time.
+    pub fn is_passthrough(&self, config: &Config) -> bool {
+        self.files.is_empty() && !config.edits_headers()
+    }
 }
 
 /// Runs the whole message through a rewriter without writing, opening every file.
@@ -78,7 +99,7 @@ pub(crate) fn preflight<S: AttachmentSource + ?Sized>(
     config: &Config,
     source: &S,
     input: &[u8],
-) -> Result<VecDeque<Opened>, Error> {
+) -> Result<Checked, Error> {
     let mut rw = Rewriter::new(config.clone());
     let mut files = VecDeque::new();
     let mut pos = 0;
@@ -95,7 +116,7 @@ pub(crate) fn preflight<S: AttachmentSource + ?Sized>(
                 files.push_back(opened);
             }
             Action::NeedInput => unreachable!("the rewriter asked for input after eof"),
-            Action::Finished => return Ok(files),
+            Action::Finished => return Ok(Checked { files, summary: rw.summary() }),
         }
     }
 }

@@ -72,11 +72,15 @@ where
             .map_err(|e| Error::new(ErrorKind::Read(e)))?;
         if buf.len() <= window {
             let (cfg, src) = (config.clone(), Arc::clone(&source));
-            let (files, buf) =
-                spawn_blocking(move || preflight(&cfg, &*src, &buf).map(|files| (files, buf)))
+            let (checked, buf) =
+                spawn_blocking(move || preflight(&cfg, &*src, &buf).map(|c| (c, buf)))
                     .await
                     .map_err(join_error)??;
-            return write_slice(config, files, &buf, writer).await;
+            if checked.is_passthrough(config) {
+                writer.write_all(&buf).await.map_err(write_error)?;
+                return Ok(checked.summary);
+            }
+            return write_slice(config, checked.files, &buf, writer).await;
         }
     }
     stream(config, source, buf, reader, writer).await
@@ -99,7 +103,7 @@ async fn write_slice<W: AsyncWrite + Unpin + ?Sized>(
             Action::Attach(p) => {
                 let path = p.path.clone();
                 let opened = files.pop_front().expect("pre-flight opened every file");
-                attach(&mut rw, path, Ok(opened), writer).await?;
+                attach(&mut rw, path, opened, writer).await?;
             }
             Action::NeedInput => unreachable!("the rewriter asked for input after eof"),
             Action::Finished => return Ok(rw.summary()),
@@ -130,8 +134,11 @@ where
             Action::Attach(p) => {
                 let path = p.path.clone();
                 let src = Arc::clone(&source);
-                attach(&mut rw, path.clone(), Err(Box::new(move || src.open(&path))), writer)
-                    .await?;
+                let (opened, path) =
+                    spawn_blocking(move || src.open(&path).map(|opened| (opened, path)))
+                        .await
+                        .map_err(join_error)??;
+                attach(&mut rw, path, opened, writer).await?;
             }
             Action::NeedInput => {
                 input.consume(consumed);
@@ -146,21 +153,14 @@ where
     }
 }
 
-/// Opens a file on the blocking pool.
-type OpenLater = Box<dyn FnOnce() -> Result<Opened, crate::source::SourceError> + Send>;
-
 /// Writes one attachment: the generated header, then the file's base64 lines, which a
 /// blocking task reads and encodes.
 async fn attach<W: AsyncWrite + Unpin + ?Sized>(
     rw: &mut Rewriter,
     path: String,
-    file: Result<Opened, OpenLater>,
+    opened: Opened,
     writer: &mut W,
 ) -> Result<(), Error> {
-    let opened = match file {
-        Ok(opened) => opened,
-        Err(open) => spawn_blocking(open).await.map_err(join_error)??,
-    };
     let eol = rw.eol();
     let header = rw.begin_attachment(opened.len)?;
     writer.write_all(header).await.map_err(write_error)?;
