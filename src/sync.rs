@@ -190,8 +190,6 @@ pub(crate) struct InputBuffer {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// The most bytes held at once; `buf` has [`READ_ALIGN`] more, to align reads.
-    cap: usize,
     /// The reader has reported its end.
     pub eof: bool,
 }
@@ -203,7 +201,7 @@ impl InputBuffer {
         let end = initial.len();
         let cap = end.max(config.limits().min_buffer()).max(READ_SIZE);
         initial.resize(cap + READ_ALIGN, 0);
-        InputBuffer { buf: initial, start: 0, end, cap, eof: false }
+        InputBuffer { buf: initial, start: 0, end, eof: false }
     }
 
     /// The bytes not consumed yet.
@@ -221,7 +219,8 @@ impl InputBuffer {
     /// fill the whole buffer: the rewriter wants to see a line longer than the limit.
     pub fn space(&mut self, config: &Config) -> Result<&mut [u8], Error> {
         let len = self.end - self.start;
-        if len == self.cap {
+        // The most bytes held at once: `buf` has READ_ALIGN more, to align reads.
+        if len == self.buf.len() - READ_ALIGN {
             return Err(Error::limit("line bytes", config.limits().line_bytes as u64));
         }
         let misaligned = (self.buf.as_ptr() as usize + len) % READ_ALIGN;
