@@ -198,3 +198,30 @@ fn limits_are_clean_failures() {
     let err = run_whole(&config, &files(), input.as_bytes()).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Limit { what: "attachment bytes", .. }), "{err}");
 }
+
+#[test]
+fn an_overlong_placeholder_line_is_a_clean_failure() {
+    let config = |window| {
+        Config::builder()
+            .limits(mimeinject::Limits { line_bytes: 100, ..Default::default() })
+            .preflight_window(window)
+            .build()
+            .unwrap()
+    };
+    let input = format!(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: base64\n\n\
+         mimeinject: path=a.txt; filename=\"{}\"\n--b--\n",
+        "x".repeat(200)
+    );
+    for window in [0, 1 << 20] {
+        let err =
+            mimeinject::rewrite(&config(window), &files(), &mut input.as_bytes(), &mut Vec::new())
+                .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::Limit { what: "placeholder line bytes", limit: 100 }),
+            "window {window}: {err}"
+        );
+    }
+    let err = run_chunked(&config(0), &files(), input.as_bytes(), |_| 7).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Limit { .. }), "{err}");
+}
