@@ -20,6 +20,8 @@ pub fn run(
         .build()
         .map_err(|e| e.to_string())?;
     let source = FsRoot::new(root).map_err(|e| format!("--root {}: {e}", root.display()))?;
+    // Progress goes to stderr only on a terminal, a person running `check`: never under an
+    // MTA, where stderr is a pipe (and, when it is stdout, main has pointed it at /dev/null).
     let progress = files.len() > 1 && std::io::stderr().is_terminal();
     let mut out = std::io::stdout().lock();
     let mut failed = 0;
