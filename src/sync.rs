@@ -109,7 +109,7 @@ pub(crate) fn preflight<S: AttachmentSource + ?Sized>(
         match step.action {
             Action::Write(_) => {}
             Action::Attach(p) => {
-                let opened = source.open(&p.path.clone())?;
+                let opened = source.open(&p.path)?;
                 let len = opened.len;
                 rw.begin_attachment(len)?;
                 rw.end_attachment(len)?;
