@@ -36,7 +36,7 @@ PY=/usr/bin/python3
 WORK=${WORK:-$(mktemp -d /tmp/mimeinject-bulk.XXXXXX)}
 mkdir -p "$WORK"
 chmod 755 "$WORK"
-BIN=$repo/target/$(rustc -vV | sed -n 's/^host: //p')/release/mimeinject
+BIN=$repo/target/$(rustc -vV | sed -n 's/^host: //p')/release/mimeinject   # scripts/build-release.sh
 
 say() { printf '### %s\n' "$*" >&2; }
 
@@ -49,7 +49,7 @@ avail=$(( $(df --output=avail -B1 "$WORK" | tail -1) ))
 ((avail > need)) || { echo "need about $((need >> 20)) MiB free in $WORK, have $((avail >> 20))" >&2; exit 1; }
 
 say "building the release binary"
-(cd "$repo" && cargo build --release --quiet)
+"$repo/scripts/build-release.sh" --quiet >/dev/null
 
 # --- attachment files, readable by the exim user ------------------------------------------
 mkdir -p "$WORK/root/att"

@@ -39,11 +39,11 @@ mkdir -p "$D/root" "$J"
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
-# The default build is linked statically (.cargo/config.toml).
+# The shipped build, linked statically (scripts/build-release.sh).
 BIN=$repo/target/$TRIPLE/release/mimeinject
 MI="$BIN --root $D/root --no-syslog"
 # The same code linked dynamically (ld.so, libgcc_s): what start-up would cost without the
-# static link. Built into WORK, not target/; an empty RUSTFLAGS replaces the config's.
+# static link. Built into WORK, not target/.
 BIN_DYNAMIC=$WORK/target-dynamic/$TRIPLE/release/mimeinject
 MID="$BIN_DYNAMIC --root $D/root --no-syslog"
 PHP="php $S/filter.php $D/root"
@@ -71,8 +71,8 @@ setup() {
             exit 1
         fi
     fi
-    say "building the release binary"
-    (cd "$repo" && cargo build --release --quiet)
+    say "building the release binary (scripts/build-release.sh)"
+    "$repo/scripts/build-release.sh" --quiet >/dev/null
     say "building the dynamically linked binary into $WORK/target-dynamic"
     (cd "$repo" && RUSTFLAGS="" cargo build --release --quiet \
         --target "$TRIPLE" --target-dir "$WORK/target-dynamic")
