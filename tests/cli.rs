@@ -159,3 +159,39 @@ fn path_outside_the_root_is_refused() {
         assert!(!out.stderr.windows(first.len()).any(|w| w == first));
     }
 }
+
+/// `--add-header` and `--strip-header` reach the filter, in command-line order, and touch
+/// the top-level header block only (an attached message keeps its own fields).
+#[test]
+fn header_stages_run_in_command_line_order() {
+    let root = root();
+    let input = b"Received: x\nX-A: 1\nSubject: s\nMIME-Version: 1.0\n\
+        Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+        Content-Type: message/rfc822\n\nReceived: inner\nX-A: inner\n\nhi\n--b--\n";
+    let args = [
+        "--root",
+        &root,
+        "--strip-header",
+        "X-A",
+        "--add-header",
+        "X-A: 2",
+        "--strip-header",
+        "received",
+        "--add-header",
+        "X-B: 3",
+    ];
+    let (out, _) = bin::run(&args, input);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (top, rest) = text.split_once("\n\n").unwrap();
+    assert_eq!(
+        top,
+        "Subject: s\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\nX-A: 2\nX-B: 3"
+    );
+    assert!(rest.contains("Received: inner\nX-A: inner\n"), "{rest}");
+
+    // A stage that is refused is a configuration error, with the failure code.
+    let (out, _) = bin::run(&["--root", &root, "--add-header", "X-Bad"], b"Subject: s\n\nx\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+}

@@ -50,6 +50,7 @@ fn config(args: &FilterArgs) -> Result<Config, String> {
     let mut builder = Config::builder()
         .limits(limits)
         .preflight_window(args.preflight_window)
+        .stages(args.stages.clone())
         .unsigned(match args.unsigned {
             Unsigned::Fail => UnsignedPolicy::Fail,
             Unsigned::Pass => UnsignedPolicy::Pass,
