@@ -161,10 +161,7 @@ fn readme_python_signer_matches_the_binary() {
     if !bin::python3() {
         return;
     }
-    let readme = fs::read_to_string(testdata().join("../README.md")).unwrap();
-    let section = &readme[readme.find("## Signed placeholders").unwrap()..];
-    let start = section.find("```python\n").unwrap() + "```python\n".len();
-    let snippet = &section[start..start + section[start..].find("```").unwrap()];
+    let snippet = crate::support::readme::recipe("python/sign.py");
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("key");
     fs::write(&key, "a-signing-key-of-32-bytes-length\n").unwrap();

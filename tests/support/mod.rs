@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod exim;
+pub mod readme;
 pub mod smtp_sink;
 
 use std::fs::File;
