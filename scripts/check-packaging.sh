@@ -177,6 +177,7 @@ case $host in *-linux-gnu*) is_static /usr/bin/mimeinject || fail "/usr/bin/mime
 [[ $(man -w mimeinject) == /usr/share/man/man1/mimeinject.1.gz ]] || fail "man -w mimeinject: $(man -w mimeinject)"
 MANWIDTH=80 man -P cat mimeinject 2>"$work/man.err" >"$work/man.txt" || fail "man mimeinject exited $?"
 [[ ! -s $work/man.err ]] || { cat "$work/man.err" >&2; fail "man mimeinject wrote warnings"; }
+# shellcheck disable=SC2015 # either grep failing fails the check
 grep -q '^NAME' "$work/man.txt" && grep -q -- '--failure-exit-code' "$work/man.txt" ||
     { head -20 "$work/man.txt" >&2; fail "man mimeinject does not show the page"; }
 ok "man mimeinject renders ($(wc -l <"$work/man.txt") lines)"
@@ -208,12 +209,14 @@ ok "examples/: $(wc -l <"$work/examples.list") README recipes (exim/*, postfix/*
 wrapper=/usr/libexec/mimeinject/mimeinject-postfix-wrapper
 [[ -x $wrapper ]] || fail "$wrapper is not installed executable"
 sh -n "$wrapper" || fail "$wrapper: sh -n"
+# shellcheck disable=SC2016 # the line is matched literally
 grep -qxF 'MIMEINJECT=${MIMEINJECT:-/usr/bin/mimeinject}' "$wrapper" || fail "$wrapper does not default to /usr/bin/mimeinject"
 set +e
 "$wrapper" </dev/null >/dev/null 2>"$work/wrapper.err"
 status=$?
 set -e
 # Called without its arguments it defers (75, EX_TEMPFAIL), as it does on any problem.
+# shellcheck disable=SC2015 # either test failing fails the check
 [[ $status == 75 ]] && grep -q 'usage' "$work/wrapper.err" || fail "$wrapper without arguments exited $status"
 ok "$wrapper: runs with /bin/sh, defers (75) when misused"
 
