@@ -19,7 +19,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-step() { printf '\n==> packaging: %s\n' "$*"; }
+# Each step's heading also gives the seconds the previous one took (CI's time budget).
+step_start=$SECONDS
+step() {
+    printf '    (%d s)\n\n==> packaging: %s\n' $((SECONDS - step_start)) "$*"
+    step_start=$SECONDS
+}
 fail() {
     printf 'check-packaging: FAILED: %s\n' "$*" >&2
     exit 1
