@@ -10,7 +10,8 @@
 # they must. A plain `cargo build --release` stays portable and lands in target/release/.
 #
 # Usage: scripts/build-release.sh [extra cargo build arguments]
-# Prints the path of the binary on stdout: target/<host triple>/release/mimeinject.
+# Prints the path of the binary on stdout: target/<host triple>/release/mimeinject (under
+# CARGO_TARGET_DIR when that is set).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,4 +21,4 @@ case $host in
     *-linux-gnu*) flags="$flags -C target-feature=+crt-static" ;;
 esac
 (cd "$repo" && RUSTFLAGS="$flags" cargo build --release --locked --target "$host" "$@" >&2)
-echo "$repo/target/$host/release/mimeinject"
+echo "$(cd "$repo" && cd "${CARGO_TARGET_DIR:-target}" && pwd)/$host/release/mimeinject"

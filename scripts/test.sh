@@ -111,4 +111,13 @@ test -s "$examples_out/dir/invoice.eml"
 step "scripts/fuzz-smoke.sh (FUZZ_SECONDS=${FUZZ_SECONDS:-45} per target)"
 bash scripts/fuzz-smoke.sh
 
+# --- Packaging ------------------------------------------------------------------
+# The plain build (target/release/) and the static release build, cargo package, and the
+# Debian package: built, linted, installed from the README's recipe, run, removed. Installs
+# cargo-deb, lintian and man-db when missing; the install part needs root.
+step "scripts/check-packaging.sh"
+packaging_start=$SECONDS
+bash scripts/check-packaging.sh
+step "packaging checks took $((SECONDS - packaging_start)) s"
+
 step "all checks passed"

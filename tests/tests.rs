@@ -34,3 +34,5 @@ mod golden;
 // End to end through a real Postfix, with mimeinject as a pipe(8) content filter.
 #[cfg(feature = "cli")]
 mod postfix;
+// Packaging: --version, and the README recipes the Debian package ships.
+mod package;
