@@ -19,6 +19,9 @@ mod support;
 // Attacks on the confinement, through the binary.
 #[cfg(feature = "cli")]
 mod attacks;
+// Per-recipient files and the delivery log, through the binary.
+#[cfg(feature = "cli")]
+mod per_recipient;
 // End to end through a real exim: maildir and SMTP delivery.
 #[cfg(feature = "cli")]
 mod exim;
