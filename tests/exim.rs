@@ -12,43 +12,26 @@
 //! `MIMEINJECT_EXIM_FILTER` to another program with the same command line
 //! runs the same tests against it.
 
-use std::path::Path;
-
-use crate::support::exim::{Exim, Transport, DOMAIN};
+use crate::support::exim::{filter_program, Exim, Transport, TransportBlock, DOMAIN};
 use crate::support::smtp_sink::SmtpSink;
 use crate::support::{self, attachment, contains, pseudo_random, write_world_readable};
 
 /// The envelope sender of every test message.
 const SENDER: &str = "app@example.test";
 
-/// The absolute path of the filter program under test.
-fn filter_program() -> String {
-    let program = match std::env::var("MIMEINJECT_EXIM_FILTER") {
-        Ok(program) if !program.is_empty() => program,
-        _ => env!("CARGO_BIN_EXE_mimeinject").to_string(),
-    };
-    // exim requires an absolute path; a relative override is taken from
-    // the package root, where cargo runs the tests.
-    let path = std::fs::canonicalize(Path::new(&program))
-        .unwrap_or_else(|e| panic!("filter program {program}: {e}"));
-    path.to_str().unwrap().to_string()
+/// The README's transport as it is, plus a `--log-file` in the filter's
+/// directory so that tests can read what mimeinject logged.
+fn readme_filter(exim: &Exim, t: &mut TransportBlock) {
+    let filter = t.get("transport_filter").expect("the recipe sets transport_filter").to_string();
+    let program = filter_program();
+    assert!(filter.starts_with(&program), "{filter}");
+    let log = filter_log_path(exim);
+    let with_log = filter.replacen(&program, &format!("{program} --log-file {}", log.display()), 1);
+    assert!(!with_log.contains(['"', '\'', '\\']), "paths need no quoting: {with_log}");
+    t.set("transport_filter", &with_log);
 }
 
-/// The mimeinject command line for `exim`: its attachment root, a log file
-/// in the filter's directory, and the recipient as `{rcpt}`, built from
-/// the untainted `$local_part_data@$domain_data`.
-fn mimeinject_command(exim: &Exim) -> String {
-    let command = format!(
-        "{} --root {} --log-file {} --var rcpt=$local_part_data@$domain_data",
-        filter_program(),
-        exim.root().display(),
-        filter_log_path(exim).display(),
-    );
-    assert!(!command.contains(['"', '\'', '\\']), "paths need no quoting: {command}");
-    command
-}
-
-/// Where [`mimeinject_command`] tells the filter to log.
+/// Where [`readme_filter`] tells the filter to log.
 fn filter_log_path(exim: &Exim) -> std::path::PathBuf {
     exim.filter_dir().join("filter.log")
 }
@@ -66,13 +49,27 @@ impl Setup {
     /// An instance delivering by `smtp` or to maildirs, with the filter
     /// command that `filter` builds.
     fn new(smtp: bool, filter: impl FnOnce(&Exim) -> String) -> Setup {
+        Setup::with_transport(smtp, |exim, t| {
+            t.set("transport_filter", &filter(exim));
+        })
+    }
+
+    /// An instance delivering by `smtp` or to maildirs through the README's
+    /// transport, changed by `edit`.
+    fn with_transport(smtp: bool, edit: impl FnOnce(&Exim, &mut TransportBlock)) -> Setup {
         if smtp {
             let sink = SmtpSink::start();
-            let exim = Exim::new(Transport::Smtp { port: sink.port() }, filter);
+            let exim = Exim::with_transport(Transport::Smtp { port: sink.port() }, edit);
             Setup { exim, sink: Some(sink) }
         } else {
-            Setup { exim: Exim::new(Transport::Maildir, filter), sink: None }
+            Setup { exim: Exim::with_transport(Transport::Maildir, edit), sink: None }
         }
+    }
+
+    /// An instance with the README's transport and filter as they are
+    /// (plus a log file).
+    fn readme(smtp: bool) -> Setup {
+        Setup::with_transport(smtp, readme_filter)
     }
 
     /// The complete messages delivered to `local_part`: the maildir's
@@ -253,7 +250,7 @@ fn attachment_decodes_byte_exact(smtp: bool) {
     if support::exim::should_skip() {
         return;
     }
-    let setup = Setup::new(smtp, mimeinject_command);
+    let setup = Setup::readme(smtp);
     let pdf = pseudo_random(42, 300 * 1024 + 7);
     write_world_readable(&setup.exim.root(), "invoices/inv-42.pdf", &pdf);
     let message = message_with_placeholder(
@@ -268,7 +265,13 @@ fn attachment_decodes_byte_exact(smtp: bool) {
     assert_eq!(delivered.len(), 1, "one message\n{}", setup.exim.report());
     assert!(attachment(&delivered[0], "Invoice 42.pdf") == pdf, "attachment differs from file");
     assert!(contains(&delivered[0], TEXT_BODY), "text part arrives unchanged");
-    assert!(setup.filter_log_lines().is_empty(), "nothing logged: {:?}", setup.filter_log_lines());
+    // The delivery line, tied to exim's id.
+    let lines = setup.filter_log_lines();
+    let expected = format!(
+        "]: {id}: 1 recipient, 1 attachment ({0} bytes): \"invoices/inv-42.pdf\" {0} bytes",
+        pdf.len()
+    );
+    assert!(lines.len() == 1 && lines[0].ends_with(&expected), "{lines:?}");
 }
 
 #[test]
@@ -281,31 +284,53 @@ fn smtp_attachment_decodes_byte_exact() {
     attachment_decodes_byte_exact(true);
 }
 
-/// One message to two recipients, with `{rcpt}` in the path: each gets
-/// the file under its own address, in its own filter run.
+/// The four recipients of the per-recipient tests.
+const FOUR: [&str; 4] = ["user", "alice", "bob", "carol"];
+
+/// `testdata/messages/per-recipient.eml` (path `statements/{rcpt}/statement.txt`) submitted
+/// to [`FOUR`] in one message, with a different statement for each in the root. Returns the
+/// message id and each recipient's statement.
+fn submit_per_recipient(setup: &Setup) -> (String, Vec<(&'static str, Vec<u8>)>) {
+    let mut statements = Vec::new();
+    for (i, local_part) in FOUR.into_iter().enumerate() {
+        let mut bytes = format!("statement for {local_part}@{DOMAIN}\n").into_bytes();
+        bytes.extend(pseudo_random(i as u64 + 1, 50_000 + i));
+        let relative = format!("statements/{local_part}@{DOMAIN}/statement.txt");
+        write_world_readable(&setup.exim.root(), &relative, &bytes);
+        statements.push((local_part, bytes));
+    }
+    let message = std::fs::read(crate::bin::testdata().join("messages/per-recipient.eml")).unwrap();
+    let rcpts: Vec<String> = FOUR.iter().map(|l| format!("{l}@{DOMAIN}")).collect();
+    let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    (setup.exim.submit(SENDER, &rcpts, &message), statements)
+}
+
+/// The README's transport as it is (smtp: `max_rcpt = 1`; maildir: exim's
+/// default `batch_max = 1`): one message to four recipients, one filter run
+/// each, and each recipient gets their own statement and no one else's.
 fn per_recipient_files(smtp: bool) {
     if support::exim::should_skip() {
         return;
     }
-    let setup = Setup::new(smtp, mimeinject_command);
-    let files = [("alice", pseudo_random(1, 200_001)), ("bob", pseudo_random(2, 150_002))];
-    for (local_part, bytes) in &files {
-        let relative = format!("statements/{local_part}@{DOMAIN}/statement.pdf");
-        write_world_readable(&setup.exim.root(), &relative, bytes);
-    }
-    let message = message_with_placeholder(
-        "alice@example.test, bob@example.test",
-        "path=\"statements/{rcpt}/statement.pdf\"; filename=\"statement.pdf\"",
-    );
-    let id = setup.exim.submit(SENDER, &["alice@example.test", "bob@example.test"], &message);
+    let setup = Setup::readme(smtp);
+    let (id, statements) = submit_per_recipient(&setup);
     setup.exim.deliver(&id);
 
     assert!(!setup.exim.is_queued(&id), "delivered\n{}", setup.exim.report());
-    for (local_part, bytes) in &files {
+    for (local_part, bytes) in &statements {
         let delivered = setup.delivered(local_part);
         assert_eq!(delivered.len(), 1, "one message for {local_part}\n{}", setup.exim.report());
-        let got = attachment(&delivered[0], "statement.pdf");
+        let got = attachment(&delivered[0], "statement.txt");
         assert!(got == *bytes, "{local_part} did not get their own statement");
+    }
+    // One delivery line per recipient, tied to exim's id, naming that recipient's file.
+    let lines = setup.filter_log_lines();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for (local_part, bytes) in &statements {
+        let path =
+            format!("\"statements/{local_part}@{DOMAIN}/statement.txt\" {} bytes", bytes.len());
+        let line = lines.iter().find(|l| l.contains(&path)).unwrap_or_else(|| panic!("{lines:?}"));
+        assert!(line.contains(&format!("]: {id}: 1 recipient, 1 attachment")), "{line}");
     }
 }
 
@@ -319,6 +344,79 @@ fn smtp_per_recipient_files() {
     per_recipient_files(true);
 }
 
+/// The README's transport with recipients batched: smtp without `max_rcpt = 1` (one
+/// transaction for all four), appendfile with `batch_max = 4` (one delivery for all four).
+/// The filter is handed all four addresses and refuses: all four stay queued, nothing is
+/// delivered, and the reason says why.
+///
+/// With `var_rcpt`, the filter also gets `--var rcpt=$local_part_data@$domain_data`, the
+/// old README's advice, which gave all four the first recipient's statement: now refused.
+fn batched_per_recipient_is_deferred(smtp: bool, var_rcpt: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::with_transport(smtp, |exim, t| {
+        readme_filter(exim, t);
+        if var_rcpt {
+            let filter = t.get("transport_filter").unwrap().to_string();
+            let with_var =
+                filter.replacen(" --root ", " --var rcpt=$local_part_data@$domain_data --root ", 1);
+            assert_ne!(filter, with_var);
+            t.set("transport_filter", &with_var);
+        }
+        if smtp {
+            t.remove("max_rcpt");
+        } else {
+            // exim batches only when no option refers to the local part: one maildir for all
+            // (that of `user`, so that `assert_nothing_delivered` looks there).
+            t.set("batch_max", "4");
+            t.set("directory", &format!("{}/mail/user/Maildir", exim.dir().display()));
+        }
+    });
+    let (id, _) = submit_per_recipient(&setup);
+    setup.exim.deliver(&id);
+
+    assert!(setup.exim.is_queued(&id), "still queued\n{}", setup.exim.report());
+    setup.assert_nothing_delivered();
+    let mainlog = setup.exim.mainlog();
+    for local_part in FOUR {
+        let deferred = format!("== {local_part}@{DOMAIN} ");
+        assert!(mainlog.contains(&deferred), "{deferred}deferred\n{}", setup.exim.report());
+    }
+    assert!(mainlog.contains("filter process failed (1)"), "{}", setup.exim.report());
+    let lines = setup.filter_log_lines();
+    assert_eq!(lines.len(), 1, "one filter run for the batch: {lines:?}");
+    assert!(lines[0].contains(&format!("]: {id}: ")), "{lines:?}");
+    let reason = if var_rcpt { "variable rcpt: " } else { "this delivery has 4 recipients" };
+    assert!(lines[0].contains(reason), "{lines:?}");
+    if let Some(sink) = &setup.sink {
+        // One transaction carried all four RCPTs, and it was cut off inside DATA.
+        let cut = sink.dropped();
+        assert_eq!(cut.len(), 1, "{cut:?}");
+        assert_eq!(cut[0].rcpt_to.len(), 4, "{cut:?}");
+    }
+}
+
+#[test]
+fn maildir_batched_per_recipient_is_deferred() {
+    batched_per_recipient_is_deferred(false, false);
+}
+
+#[test]
+fn smtp_batched_per_recipient_is_deferred() {
+    batched_per_recipient_is_deferred(true, false);
+}
+
+#[test]
+fn maildir_batched_var_rcpt_is_deferred() {
+    batched_per_recipient_is_deferred(false, true);
+}
+
+#[test]
+fn smtp_batched_var_rcpt_is_deferred() {
+    batched_per_recipient_is_deferred(true, true);
+}
+
 /// A placeholder naming a file that does not exist: the filter fails, the
 /// message stays queued, nothing is delivered, and the filter logs one
 /// line naming the file.
@@ -326,7 +424,7 @@ fn missing_file_stays_queued(smtp: bool) {
     if support::exim::should_skip() {
         return;
     }
-    let setup = Setup::new(smtp, mimeinject_command);
+    let setup = Setup::readme(smtp);
     write_world_readable(&setup.exim.root(), "invoices/other.pdf", b"not this one");
     let message = message_with_placeholder("user@example.test", "path=\"invoices/nope.pdf\"");
     let id = setup.exim.submit(SENDER, &["user@example.test"], &message);
@@ -362,7 +460,7 @@ fn path_outside_root_stays_queued(smtp: bool) {
     if support::exim::should_skip() {
         return;
     }
-    let setup = Setup::new(smtp, mimeinject_command);
+    let setup = Setup::readme(smtp);
     // The second path has enough `..` to reach the real /etc/passwd from
     // any temporary directory; the first is the short form.
     let paths = ["../../etc/passwd", "../../../../../../../../../../etc/passwd", "/etc/passwd"];
