@@ -176,7 +176,7 @@ pub fn should_skip() -> bool {
 
 /// The numeric uid (`flag` = `-u`) or gid (`-g`) of `user`.
 /// An empty `user` means the current user.
-fn id_of(flag: &str, user: &str) -> Option<u32> {
+pub fn id_of(flag: &str, user: &str) -> Option<u32> {
     let mut cmd = Command::new("id");
     cmd.arg(flag);
     if !user.is_empty() {
@@ -197,6 +197,8 @@ pub struct Exim {
     conf: PathBuf,
     /// How this instance delivers.
     transport: Transport,
+    /// The name of its transport (the README recipe's).
+    transport_name: String,
 }
 
 /// Main-section lines every test instance has: its own spool and logs, no
@@ -238,10 +240,25 @@ impl Exim {
         transport: Transport,
         edit: impl FnOnce(&Exim, &mut TransportBlock),
     ) -> Exim {
+        let mut exim = Exim::layout(transport);
+        let mut block = exim.recipe_transport();
+        edit(&exim, &mut block);
+        exim.transport_name = block.name.clone();
+        let filter = block.get("transport_filter").unwrap_or_default();
+        assert!(!filter.contains('\n'), "filter command must be one line: {filter:?}");
+        fs::write(&exim.conf, exim.config(&block)).unwrap();
+        exim
+    }
+
+    /// A fresh instance directory with no configuration written yet:
+    /// `spool`, `log`, `mail` and `filter` owned by the exim user, and an
+    /// empty attachment root, all world-traversable. [`Exim::conf`] is
+    /// where its configuration goes.
+    pub fn layout(transport: Transport) -> Exim {
         let dir = tempfile::Builder::new().prefix("mimeinject-exim-").tempdir().unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let conf = dir.path().join("exim.conf");
-        let exim = Exim { dir, conf, transport };
+        let exim = Exim { dir, conf, transport, transport_name: String::new() };
 
         let uid = id_of("-u", EXIM_USER).expect("uid of the exim user");
         let gid = id_of("-g", EXIM_USER).expect("gid of the exim user");
@@ -254,13 +271,17 @@ impl Exim {
         let root = exim.root();
         fs::create_dir(&root).unwrap();
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
-
-        let mut block = exim.recipe_transport();
-        edit(&exim, &mut block);
-        let filter = block.get("transport_filter").unwrap_or_default();
-        assert!(!filter.contains('\n'), "filter command must be one line: {filter:?}");
-        fs::write(&exim.conf, exim.config(&block)).unwrap();
         exim
+    }
+
+    /// The name of the transport (empty for a configuration written elsewhere).
+    pub fn transport_name(&self) -> &str {
+        &self.transport_name
+    }
+
+    /// The configuration file this instance runs with (`exim -C`).
+    pub fn conf(&self) -> &Path {
+        &self.conf
     }
 
     /// The README's transport for this instance's kind, with this
