@@ -144,9 +144,10 @@ impl ConfigBuilder {
     ///
     /// Names are letters, digits and `_`. `rcpt` cannot be set here: `{rcpt}` is always the
     /// delivery's single recipient, from [`recipients`](Self::recipients). Values that are
-    /// empty, `.`, `..` or `@` (what `$local_part_data@$domain_data` gives on a router that
-    /// sets neither), or that contain `/` or NUL, are refused when the configuration is built:
-    /// a variable must never move a path to another directory.
+    /// empty, `.` or `..`, that start or end with `@` (what `$local_part_data@$domain_data`
+    /// gives on an exim router that does not set both), or that contain `/` or NUL, are
+    /// refused when the configuration is built: a variable must never move a path to another
+    /// directory, nor stand for a recipient it does not name.
     pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -156,7 +157,12 @@ impl ConfigBuilder {
                 "variable {RCPT}: {{{RCPT}}} is the delivery's single recipient and is not set \
                  as a variable; give the recipients instead (exim: -- $pipe_addresses)"
             ));
-        } else if value.is_empty() || value == "." || value == ".." || value == "@" {
+        } else if value.is_empty()
+            || value == "."
+            || value == ".."
+            || value.starts_with('@')
+            || value.ends_with('@')
+        {
             self.error.get_or_insert(format!("variable {name}: value {value:?} refused"));
         } else if value.contains('/') || value.contains('\0') {
             self.error.get_or_insert(format!("variable {name}: value contains '/' or NUL"));

@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn bad_variable_values_are_refused() {
-        for v in ["..", ".", "", "@", "a/b", "a\0b"] {
+        for v in ["..", ".", "", "@", "@example.test", "user@", "a/b", "a\0b"] {
             assert!(Config::builder().var("x", v).build().is_err(), "{v:?}");
         }
     }

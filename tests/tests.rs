@@ -25,6 +25,9 @@ mod per_recipient;
 // End to end through a real exim: maildir and SMTP delivery.
 #[cfg(feature = "cli")]
 mod exim;
+// Debian's exim4 configuration, set up from the README's own steps.
+#[cfg(feature = "cli")]
+mod debian_exim;
 // The same cases through the sans-IO core, the sync driver and the tokio driver.
 #[cfg(feature = "tokio")]
 mod layers;
