@@ -14,6 +14,8 @@
 //! Any other parameter is refused (a misspelt `filname` must not go unnoticed), except
 //! `name` and `charset`, which mail libraries add on their own and which are ignored.
 
+use std::borrow::Cow;
+
 use crate::config::{Config, RCPT};
 use crate::headers::{guess_media_type, Disposition};
 use crate::params::Params;
@@ -130,7 +132,8 @@ pub(crate) fn from_params(
 /// The rule (the "Variables are per delivery" section of [`crate::ConfigBuilder`]): a path
 /// that uses any `{NAME}` is expanded only when the configuration names the delivery's
 /// recipients and there is exactly one. `{rcpt}` is that recipient, which must look like
-/// `local@domain` (both sides non-empty); any other `{NAME}` is the variable set with
+/// `local@domain` (both sides non-empty), with the domain in lower case; any other `{NAME}`
+/// is the variable set with
 /// [`crate::ConfigBuilder::var`]. A value that could move the path (empty, `.`, `..`, `/`,
 /// NUL) is refused. A path without `{`/`}` is returned as it is, whatever the recipients.
 ///
@@ -151,15 +154,17 @@ pub(crate) fn expand(path: &str, config: &Config) -> Result<String, String> {
             return Err("unmatched '{' in path".into());
         };
         let name = &after[..close];
-        out.push_str(value(name, config)?);
+        out.push_str(&value(name, config)?);
         rest = &after[close + 1..];
     }
     out.push_str(rest);
     Ok(out)
 }
 
-/// The value of `{name}` for this delivery, or why there is none.
-fn value<'c>(name: &str, config: &'c Config) -> Result<&'c str, String> {
+/// The value of `{name}` for this delivery, or why there is none. `{rcpt}` has its domain in
+/// lower case (domains are case-insensitive, RFC 5321 §2.4; exim passes the address as the
+/// sender wrote it), its local part as given.
+fn value<'c>(name: &str, config: &'c Config) -> Result<Cow<'c, str>, String> {
     let rcpt = match config.recipients() {
         [one] => one.as_str(),
         [] => {
@@ -179,13 +184,19 @@ fn value<'c>(name: &str, config: &'c Config) -> Result<&'c str, String> {
     };
     let value = if name == RCPT {
         match rcpt.rsplit_once('@') {
-            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => rcpt,
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+                if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(format!("{local}@{}", domain.to_ascii_lowercase()))
+                } else {
+                    Cow::Borrowed(rcpt)
+                }
+            }
             _ => return Err(format!("recipient {rcpt:?} is not local@domain")),
         }
     } else {
-        config
-            .var(name)
-            .ok_or_else(|| format!("path uses {{{name}}}, which is not set (--var {name}=VALUE)"))?
+        Cow::Borrowed(config.var(name).ok_or_else(|| {
+            format!("path uses {{{name}}}, which is not set (--var {name}=VALUE)")
+        })?)
     };
     if value == "." || value == ".." || value.contains(['/', '\0']) {
         return Err(format!("{{{name}}} is {value:?}, which cannot be part of a path"));
@@ -247,6 +258,12 @@ mod tests {
             // A path without variables is not per-recipient.
             assert_eq!(parse(&[("path", "logo.png")], &config).unwrap().path, "logo.png");
         }
+    }
+
+    #[test]
+    fn rcpt_domain_is_lower_case() {
+        let config = Config::builder().recipients(["Alice.B@EXAMPLE.Test"]).build().unwrap();
+        assert_eq!(parse(&[("path", "{rcpt}")], &config).unwrap().path, "Alice.B@example.test");
     }
 
     #[test]

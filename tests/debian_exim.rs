@@ -301,7 +301,7 @@ exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
     fn route(&self, address: &str) -> (String, String) {
         let out = self.exim.exim(&["-bt", address], b"");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let last = text.lines().filter_map(|l| l.trim().strip_prefix("router = ")).last();
+        let last = text.lines().rev().find_map(|l| l.trim().strip_prefix("router = "));
         match last.and_then(|l| l.split_once(", transport = ")) {
             Some((router, transport)) => (router.to_string(), transport.to_string()),
             None => (

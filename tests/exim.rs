@@ -580,3 +580,228 @@ fn smtp_dkim_round_trip() {
     assert!(!contains(head, b"X-Internal:"), "headers_remove applied");
     assert!(contains(head, b"\nX-Added: by-transport\n"), "headers_add applied");
 }
+
+// --- Operations: what the README's "Operations" says exim does ------------------
+
+/// A failing filter (a missing file) writes no retry record: every normal queue run tries
+/// the message again, even past the retry rule's give-up time (`F,2s,1s`: give up after 2 s),
+/// and it never bounces. Each attempt leaves a mimeinject line starting with exim's id, and
+/// `exigrep ID` shows exim's side. Then `exim -Mg` gives up on it (exim logs "cancelled by
+/// root" and bounces it, the template attached) and `exim -Mrm` removes another without a
+/// bounce.
+#[test]
+fn smtp_failure_is_retried_at_every_queue_run() {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::readme(true);
+    setup.exim.edit_config(|c| c.replace("* * F,1h,1h", "* * F,2s,1s"));
+    let missing = std::fs::read(crate::bin::testdata().join("messages/missing-file.eml")).unwrap();
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &missing);
+    for _ in 0..3 {
+        setup.exim.exim(&["-q"], b"");
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+    }
+    assert!(setup.exim.is_queued(&id), "still queued\n{}", setup.exim.report());
+    setup.assert_nothing_delivered();
+    let mainlog = setup.exim.mainlog();
+    let attempts = mainlog.matches("transport filter process failed (1)").count();
+    assert_eq!(attempts, 3, "one attempt per queue run\n{mainlog}");
+    assert!(!mainlog.contains(" ** "), "no bounce\n{mainlog}");
+    assert!(setup.exim.retry_records().is_empty(), "{:?}", setup.exim.retry_records());
+    let lines = setup.filter_log_lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for line in &lines {
+        assert!(line.contains(&format!("]: {id}: attachment \"invoices/does-not-exist.pdf\"")));
+    }
+    let exigrep = setup.exim.exigrep(&id);
+    assert_eq!(exigrep.matches("transport filter process failed").count(), 3, "{exigrep}");
+
+    // Giving up: a bounce to the sender saying why.
+    let before: Vec<String> = queued_ids(&setup.exim);
+    setup.exim.exim(&["-Mg", &id], b"").assert_success("exim -Mg");
+    assert!(!setup.exim.is_queued(&id), "{}", setup.exim.report());
+    let bounces: Vec<String> =
+        queued_ids(&setup.exim).into_iter().filter(|b| !before.contains(b)).collect();
+    assert_eq!(bounces.len(), 1, "{}", setup.exim.report());
+    assert!(setup.exim.mainlog().contains(&format!("{id} cancelled by root")));
+    let body = setup.exim.exim(&["-Mvb", &bounces[0]], b"").stdout;
+    assert!(contains(&body, b"The following address(es) failed:\n\n  user@example.test\n"));
+    assert!(contains(&body, b"application/x-mimeinject"), "the template goes back to the sender");
+
+    // Removing: no bounce at all.
+    let other = setup.exim.submit(SENDER, &["user@example.test"], &missing);
+    setup.exim.deliver(&other);
+    let before = queued_ids(&setup.exim);
+    setup.exim.exim(&["-Mrm", &other], b"").assert_success("exim -Mrm");
+    let after = queued_ids(&setup.exim);
+    assert!(!after.contains(&other) && after.len() == before.len() - 1, "{after:?}");
+}
+
+/// The message ids on the queue (`exim -bp`).
+fn queued_ids(exim: &Exim) -> Vec<String> {
+    let queue = exim.queue();
+    let ids = queue.lines().filter_map(|l| l.split_whitespace().nth(2));
+    ids.filter(|w| w.len() >= 16 && w.contains('-')).map(str::to_string).collect()
+}
+
+/// `transport_filter_timeout` fires when the filter writes nothing for that long (here a
+/// filter that sleeps; exim SIGKILLs it). Unlike a filter's failure this writes a retry
+/// record: on smtp for the *host*, so that a second message to that host is not even tried
+/// at the next queue run; on a local transport for the address.
+fn filter_timeout_writes_a_retry_record(smtp: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::with_transport(smtp, |_, t| {
+        t.set("transport_filter", "/bin/sleep 30");
+        t.set("transport_filter_timeout", "1s");
+    });
+    let message = message_with_placeholder("user@example.test", "path=\"x.pdf\"");
+    let first = setup.exim.submit(SENDER, &["user@example.test"], &message);
+    setup.exim.deliver(&first);
+    assert!(setup.exim.is_queued(&first), "deferred\n{}", setup.exim.report());
+    assert!(
+        setup.exim.mainlog().contains("defer (110): Connection timed out"),
+        "{}",
+        setup.exim.report()
+    );
+    let records = setup.exim.retry_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    if let Some(sink) = &setup.sink {
+        let host = format!("T:127.0.0.1:127.0.0.1:{}", sink.port());
+        assert!(records[0].starts_with(&host), "a retry record for the host: {records:?}");
+        // Another message to the same host waits for the host's retry time.
+        let second = setup.exim.submit(SENDER, &["alice@example.test"], &message);
+        setup.exim.exim(&["-q"], b"");
+        assert!(setup.exim.is_queued(&second), "{}", setup.exim.report());
+        assert!(setup.exim.mainlog().contains("retry time not reached for any host"));
+        assert_eq!(sink.connections(), 1, "the second message was not even tried");
+    } else {
+        assert!(records[0].starts_with("T:user@example.test"), "{records:?}");
+    }
+}
+
+#[test]
+fn smtp_filter_timeout_holds_the_host() {
+    filter_timeout_writes_a_retry_record(true);
+}
+
+#[test]
+fn maildir_filter_timeout_writes_an_address_retry_record() {
+    filter_timeout_writes_a_retry_record(false);
+}
+
+/// What the README says about `size_addition`, against a receiving exim with
+/// `message_size_limit = 2M`: with the default a 1.4 MB output (announced at its small
+/// pre-filter size) is accepted, and a 4.1 MB one is refused after the data (a bounce);
+/// `size_addition = -1` changes nothing about that; `size_addition = 10M` makes the
+/// receiver refuse even the small one at `MAIL FROM`.
+#[test]
+fn smtp_size_addition_against_a_size_limit() {
+    if support::exim::should_skip() {
+        return;
+    }
+    let receiver = support::exim::Receiver::start("2M");
+    let sender = |size_addition: Option<&str>| {
+        Exim::with_transport(Transport::Smtp { port: receiver.port() }, |exim, t| {
+            readme_filter(exim, t);
+            if let Some(value) = size_addition {
+                t.set("size_addition", value);
+            }
+        })
+    };
+    let small = pseudo_random(11, 1 << 20);
+    let big = pseudo_random(12, 3 << 20);
+    let send = |exim: &Exim, file: &[u8]| {
+        write_world_readable(&exim.root(), "att.bin", file);
+        let message = message_with_placeholder("user@example.test", "path=\"att.bin\"");
+        let id = exim.submit(SENDER, &["user@example.test"], &message);
+        exim.deliver(&id);
+        id
+    };
+    let log_of = |exim: &Exim, id: &str| -> String {
+        exim.mainlog().lines().filter(|l| l.contains(id)).collect::<Vec<_>>().join("\n")
+    };
+
+    let default = sender(None);
+    let id = send(&default, &small);
+    assert!(log_of(&default, &id).contains("=> user@example.test"), "{}", default.report());
+    let accepted = receiver.mainlog();
+    assert!(accepted.contains("<= app@example.test"), "{accepted}");
+    let id = send(&default, &big);
+    let log = log_of(&default, &id);
+    assert!(
+        log.contains("** user@example.test")
+            && log.contains("after end of data: 552 Message size exceeds maximum permitted"),
+        "{log}"
+    );
+
+    let off = sender(Some("-1"));
+    let id = send(&off, &big);
+    let log = log_of(&off, &id);
+    assert!(log.contains("after end of data: 552"), "{log}");
+
+    let large = sender(Some("10M"));
+    let id = send(&large, &small);
+    let log = log_of(&large, &id);
+    assert!(
+        log.contains("** user@example.test")
+            && log.contains("MAIL FROM:<app@example.test> SIZE=1048"),
+        "{log}"
+    );
+    assert!(log.contains(": 552"), "{log}");
+}
+
+/// The README's warning: `hosts_require_auth` on the transport defers every message when the
+/// server offers no AUTH (the sink offers none).
+#[test]
+fn smtp_hosts_require_auth_without_auth_defers() {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::with_transport(true, |exim, t| {
+        readme_filter(exim, t);
+        t.set("hosts_require_auth", "<; $host_address");
+    });
+    let message = message_with_placeholder("user@example.test", "path=\"x.pdf\"");
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &message);
+    setup.exim.deliver(&id);
+    assert!(setup.exim.is_queued(&id), "{}", setup.exim.report());
+    assert!(
+        setup.exim.mainlog().contains("authentication required but server did not advertise AUTH"),
+        "{}",
+        setup.exim.report()
+    );
+}
+
+/// The README: the file is looked up under the address as exim passes it, the domain in
+/// lower case and the local part as the sender wrote it.
+fn recipient_case(smtp: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::readme(smtp);
+    let statement = b"statement for Alice\n";
+    write_world_readable(
+        &setup.exim.root(),
+        "statements/Alice@example.test/statement.txt",
+        statement,
+    );
+    let message = std::fs::read(crate::bin::testdata().join("messages/per-recipient.eml")).unwrap();
+    let id = setup.exim.submit(SENDER, &["Alice@EXAMPLE.Test"], &message);
+    setup.exim.deliver(&id);
+    assert!(!setup.exim.is_queued(&id), "{}\n{:?}", setup.exim.report(), setup.filter_log_lines());
+    let lines = setup.filter_log_lines();
+    assert!(lines[0].contains("\"statements/Alice@example.test/statement.txt\""), "{lines:?}");
+}
+
+#[test]
+fn maildir_recipient_case() {
+    recipient_case(false);
+}
+
+#[test]
+fn smtp_recipient_case() {
+    recipient_case(true);
+}

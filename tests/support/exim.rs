@@ -487,3 +487,131 @@ impl Maildir {
         self.new.iter().chain(&self.cur).chain(&self.tmp).map(|p| fs::read(p).unwrap()).collect()
     }
 }
+
+impl Exim {
+    /// Changes this instance's configuration file with `edit` (the text in, the new text
+    /// out): for what a test needs beyond the transport, such as its retry rules.
+    pub fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        let text = fs::read_to_string(&self.conf).unwrap();
+        fs::write(&self.conf, edit(text)).unwrap();
+    }
+
+    /// The spool directory.
+    pub fn spool(&self) -> PathBuf {
+        self.dir.path().join("spool")
+    }
+
+    /// `exim_dumpdb SPOOL retry`: exim's retry records, one `T:KEY ...` line each (empty when
+    /// there is no retry database at all).
+    pub fn retry_records(&self) -> Vec<String> {
+        let mut cmd = Command::new("/usr/sbin/exim_dumpdb");
+        cmd.arg(self.spool()).arg("retry");
+        let out = run(&mut cmd, b"", COMMAND_TIMEOUT);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines().map(str::trim).filter(|l| l.starts_with("T:")).map(str::to_string).collect()
+    }
+
+    /// `exigrep PATTERN mainlog`: exim's log lines about the messages matching `pattern`.
+    pub fn exigrep(&self, pattern: &str) -> String {
+        let mut cmd = Command::new("/usr/sbin/exigrep");
+        cmd.arg(pattern).arg(self.dir.path().join("log/mainlog"));
+        let out = run(&mut cmd, b"", COMMAND_TIMEOUT);
+        out.assert_success("exigrep");
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+/// A receiving exim: a daemon on 127.0.0.1 that accepts every recipient and keeps what it
+/// accepts on its queue, with its own `message_size_limit`. Stopped (by its pid) on drop.
+pub struct Receiver {
+    /// Its directory (configuration, spool, logs).
+    dir: tempfile::TempDir,
+    /// The daemon, `exim -bdf`.
+    daemon: std::process::Child,
+    /// The port it listens on.
+    port: u16,
+}
+
+impl Receiver {
+    /// Starts a receiver whose `message_size_limit` is `limit` (exim's syntax, e.g. `2M`).
+    pub fn start(limit: &str) -> Receiver {
+        let dir = tempfile::Builder::new().prefix("mimeinject-receiver-").tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let uid = id_of("-u", EXIM_USER).expect("uid of the exim user");
+        let gid = id_of("-g", EXIM_USER).expect("gid of the exim user");
+        for sub in ["spool", "log"] {
+            let path = dir.path().join(sub);
+            fs::create_dir(&path).unwrap();
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+        }
+        // A free port: bound and released; exim binds it a moment later.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = dir.path().display();
+        let conf = dir.path().join("exim.conf");
+        fs::write(
+            &conf,
+            format!(
+                "\
+primary_hostname = receiver.test
+spool_directory = {base}/spool
+log_file_path = {base}/log/%slog
+pid_file_path = {base}/exim.pid
+keep_environment =
+exim_path = {EXIM}
+local_interfaces = 127.0.0.1
+daemon_smtp_ports = {port}
+host_lookup =
+rfc1413_hosts =
+tls_advertise_hosts =
+queue_only
+message_size_limit = {limit}
+acl_smtp_rcpt = accept_all
+begin acl
+accept_all:
+  accept
+"
+            ),
+        )
+        .unwrap();
+        let daemon = Command::new(EXIM)
+            .arg("-C")
+            .arg(&conf)
+            .arg("-bdf")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the receiving exim");
+        let receiver = Receiver { dir, daemon, port };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the receiving exim did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        receiver
+    }
+
+    /// The port it listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its main log.
+    pub fn mainlog(&self) -> String {
+        fs::read_to_string(self.dir.path().join("log/mainlog")).unwrap_or_default()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        // SIGTERM to the daemon we started, by its pid; it then exits.
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.daemon.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.daemon.wait();
+    }
+}
