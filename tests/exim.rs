@@ -276,6 +276,8 @@ fn attachment_decodes_byte_exact(smtp: bool) {
     assert_eq!(delivered.len(), 1, "one message\n{}", setup.exim.report());
     assert!(attachment(&delivered[0], "Invoice 42.pdf") == pdf, "attachment differs from file");
     assert!(contains(&delivered[0], TEXT_BODY), "text part arrives unchanged");
+    // exim gives the filter one pipe for stdout and stderr: no log line may be in the mail.
+    assert!(!contains(&delivered[0], b"1 recipient, 1 attachment"), "a log line in the mail");
     // The delivery line, tied to exim's id.
     let lines = setup.filter_log_lines();
     let expected = format!(
@@ -804,4 +806,34 @@ fn maildir_recipient_case() {
 #[test]
 fn smtp_recipient_case() {
     recipient_case(true);
+}
+
+/// The README: exim 4.96 refuses a tainted value (`$local_part`) as a filter argument and
+/// fails the address (a bounce), rather than deferring it.
+fn tainted_argument_fails_the_address(smtp: bool) {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::with_transport(smtp, |exim, t| {
+        readme_filter(exim, t);
+        let filter = t.get("transport_filter").unwrap().to_string();
+        t.set("transport_filter", &filter.replacen(" --root ", " --var lp=$local_part --root ", 1));
+    });
+    let message = message_with_placeholder("user@example.test", "path=\"x.pdf\"");
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &message);
+    setup.exim.deliver(&id);
+    let mainlog = setup.exim.mainlog();
+    assert!(mainlog.contains("** user@example.test"), "failed, not deferred\n{mainlog}");
+    assert!(mainlog.contains("Tainted arg"), "{mainlog}");
+    setup.assert_nothing_delivered();
+}
+
+#[test]
+fn maildir_tainted_argument_fails_the_address() {
+    tainted_argument_fails_the_address(false);
+}
+
+#[test]
+fn smtp_tainted_argument_fails_the_address() {
+    tainted_argument_fails_the_address(true);
 }
