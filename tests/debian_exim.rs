@@ -291,9 +291,42 @@ exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
             Duration::from_secs(120),
         );
         out.assert_success("the README's exim/debian-activate.sh");
+        self.assert_only_lines_added(extra_transports);
         let restarts = fs::read_to_string(base.join("restarts")).unwrap_or_default();
         assert_eq!(restarts, "invoke-rc.d exim4 restart\n", "the recipe restarts exim once");
         out
+    }
+
+    /// The script only added lines (`max_rcpt = 1` and the filter) to Debian's files, and
+    /// running it again changes nothing.
+    fn assert_only_lines_added(&self, extra_transports: &str) {
+        let files = ["exim4.conf.template", "conf.d/transport/30_exim4-config_remote_smtp"];
+        let read = || files.map(|f| fs::read_to_string(self.etc.join(f)).unwrap());
+        let edited = read();
+        for (file, text) in files.iter().zip(&edited) {
+            let stock = fs::read_to_string(stock().join(file)).unwrap();
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| *l != "  max_rcpt = 1" && !l.starts_with("  transport_filter = "))
+                .collect();
+            // The private settings stand at the top of this copy's unsplit template.
+            let ours = private_settings(self.exim.dir(), &self.etc);
+            let mut stock_lines: Vec<&str> = stock.lines().collect();
+            if *file == "exim4.conf.template" && !self.settings.split {
+                stock_lines.splice(0..0, ours.lines());
+            }
+            assert!(kept == stock_lines, "{file}: only lines were added");
+            assert!(text.lines().count() > kept.len(), "{file}: the filter was added");
+        }
+        let mut transports = vec!["remote_smtp", "remote_smtp_smarthost"];
+        transports.extend(extra_transports.split_whitespace());
+        let again = run(
+            Command::new("sh").arg(self.exim.dir().join("debian-add-filter.sh")).args(transports),
+            b"",
+            Duration::from_secs(60),
+        );
+        again.assert_success("debian-add-filter.sh, again");
+        assert!(read() == edited, "a second run changes nothing");
     }
 
     /// Routes `address` (`exim -bt`): the last `router = R, transport = T` line as `(R, T)`,
@@ -505,9 +538,12 @@ fn debian_transport_per_configtype() {
         }
         let (router, transport) = debian.route(&local);
         assert_eq!((router.as_str(), transport.as_str()), local_user, "{configtype}");
+        // hubbed_hosts comes before every other remote router, in every type.
+        fs::write(debian.etc.join("hubbed_hosts"), "hub.test: 192.0.2.25\n").unwrap();
+        let hubbed = debian.route("user@hub.test");
+        assert_eq!(hubbed, ("hubbed_hosts".into(), "remote_smtp".into()), "{configtype}");
         if configtype == "internet" {
             // Without a hubbed_hosts entry the domain goes through dnslookup, also remote_smtp.
-            fs::remove_file(debian.etc.join("hubbed_hosts")).unwrap();
             let (router, transport) = debian.route("user@example.test");
             assert!(
                 router == "dnslookup"
