@@ -185,3 +185,22 @@ fn queue_id_starts_failure_lines() {
     let after_pid = line.split("]: ").nth(1).unwrap_or_default();
     assert!(after_pid.starts_with("1xY7gw-0002WA-0L: "), "{line}");
 }
+
+/// The library side of the delivery line: `Summary::attachments` lists each file added, in
+/// message order, with its size; `{rcpt}` comes from `ConfigBuilder::recipients`.
+#[test]
+fn summary_lists_the_attachments() {
+    let mut files = mimeinject::MemorySource::new();
+    files.insert("statements/a@example.test/s.txt", b"12345".to_vec());
+    files.insert("logo.png", vec![0u8; 300]);
+    let message = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+        Content-Type: application/x-mimeinject; path=\"statements/{rcpt}/s.txt\"\n\n--b\n\
+        Content-Type: application/x-mimeinject; path=logo.png\n\n--b--\n";
+    let config = mimeinject::Config::builder().recipients(["a@EXAMPLE.test"]).build().unwrap();
+    let mut out = Vec::new();
+    let summary = mimeinject::rewrite(&config, &files, &mut message.as_bytes(), &mut out).unwrap();
+    let got: Vec<(&str, u64)> =
+        summary.attachments.iter().map(|a| (a.path.as_str(), a.bytes)).collect();
+    assert_eq!(got, [("statements/a@example.test/s.txt", 5), ("logo.png", 300)]);
+    assert_eq!(summary.replaced, 2);
+}
