@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: tokio_dir ROOT INPUT_DIR OUTPUT_DIR".into());
     };
     let files = Arc::new(FsRoot::new(root)?);
-    let config = Arc::new(Config::builder().var("rcpt", "user@example.test").build()?);
+    let config = Arc::new(Config::builder().recipients(["user@example.test"]).build()?);
     tokio::fs::create_dir_all(output).await?;
 
     let mut tasks = tokio::task::JoinSet::new();

@@ -24,6 +24,9 @@ step() { printf '\n==> %s\n' "$*"; }
 declare -A wanted=(
     [exim4-daemon-light]=/usr/sbin/exim4
     [python3]=/usr/bin/python3
+    # exim's DKIM tests: dkimpy signs and verifies, openssl makes the keys.
+    [python3-dkim]=/usr/lib/python3/dist-packages/dkim/__init__.py
+    [openssl]=/usr/bin/openssl
 )
 
 install_packages() {

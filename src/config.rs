@@ -49,12 +49,16 @@ pub enum UnsignedPolicy {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) vars: Vec<(String, String)>,
+    pub(crate) recipients: Vec<String>,
     pub(crate) limits: Limits,
     pub(crate) key: Option<SigningKey>,
     pub(crate) unsigned: UnsignedPolicy,
     pub(crate) preflight_window: usize,
     pub(crate) stages: Vec<Stage>,
 }
+
+/// The name of the variable that holds the delivery's single recipient.
+pub(crate) const RCPT: &str = "rcpt";
 
 /// The default pre-flight window: messages up to this size are checked whole before the
 /// first byte is written.
@@ -64,6 +68,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             vars: Vec::new(),
+            recipients: Vec::new(),
             limits: Limits::default(),
             key: None,
             unsigned: UnsignedPolicy::Fail,
@@ -97,16 +102,36 @@ impl Config {
     pub(crate) fn var(&self, name: &str) -> Option<&str> {
         self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
+
+    /// The delivery's envelope recipients, as given to [`ConfigBuilder::recipients`]; empty
+    /// when none were given.
+    pub fn recipients(&self) -> &[String] {
+        &self.recipients
+    }
 }
 
 /// Builds a [`Config`].
 ///
 /// ```
 /// let config = mimeinject::Config::builder()
-///     .var("rcpt", "user@example.test")
+///     .recipients(["user@example.test"])
+///     .var("account", "4711")
 ///     .build()?;
+/// assert_eq!(config.recipients(), ["user@example.test"]);
 /// # Ok::<(), mimeinject::Error>(())
 /// ```
+///
+/// # Variables are per delivery
+///
+/// `{rcpt}` and every `{NAME}` set with [`var`](Self::var) are per-delivery values: a
+/// placeholder path that uses any of them is expanded only when the delivery's recipients
+/// were given ([`recipients`](Self::recipients)) and there is exactly one. `{rcpt}` is that
+/// recipient. With no recipient, or several (an MTA that batches recipients into one
+/// delivery: exim without `max_rcpt = 1`, Postfix without a recipient limit of 1), such a
+/// message is refused, so a file meant for one recipient can never reach another, whatever
+/// the variables hold. Paths without `{…}` are not affected, and a value that is the same for
+/// every recipient belongs in the attachment root instead. See
+/// [`crate::placeholder`] for the expansion itself.
 #[derive(Clone, Debug, Default)]
 pub struct ConfigBuilder {
     config: Config,
@@ -114,16 +139,30 @@ pub struct ConfigBuilder {
 }
 
 impl ConfigBuilder {
-    /// Sets `{name}` in placeholder paths to `value`.
+    /// Sets `{name}` in placeholder paths to `value`, a per-delivery value: it is used only
+    /// when the delivery has exactly one recipient (see [the rule](Self#variables-are-per-delivery)).
     ///
-    /// Values containing `/` or NUL, or equal to `.`, `..` or the empty string are refused
-    /// when the configuration is built: a variable must never move a path to another
-    /// directory.
+    /// Names are letters, digits and `_`. `rcpt` cannot be set here: `{rcpt}` is always the
+    /// delivery's single recipient, from [`recipients`](Self::recipients). Values that are
+    /// empty, `.` or `..`, that start or end with `@` (what `$local_part_data@$domain_data`
+    /// gives on an exim router that does not set both), or that contain `/` or NUL, are
+    /// refused when the configuration is built: a variable must never move a path to another
+    /// directory, nor stand for a recipient it does not name.
     pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             self.error.get_or_insert(format!("variable name {name:?}: use letters, digits, _"));
-        } else if value.is_empty() || value == "." || value == ".." {
+        } else if name == RCPT {
+            self.error.get_or_insert(format!(
+                "variable {RCPT}: {{{RCPT}}} is the delivery's single recipient and is not set \
+                 as a variable; give the recipients instead (exim: -- $pipe_addresses)"
+            ));
+        } else if value.is_empty()
+            || value == "."
+            || value == ".."
+            || value.starts_with('@')
+            || value.ends_with('@')
+        {
             self.error.get_or_insert(format!("variable {name}: value {value:?} refused"));
         } else if value.contains('/') || value.contains('\0') {
             self.error.get_or_insert(format!("variable {name}: value contains '/' or NUL"));
@@ -132,6 +171,23 @@ impl ConfigBuilder {
         } else {
             self.config.vars.push((name, value));
         }
+        self
+    }
+
+    /// The delivery's envelope recipients, all of them: exim's `$pipe_addresses`, Postfix
+    /// pipe(8)'s `${recipient}`. `{rcpt}` in a placeholder path is the recipient when there
+    /// is exactly one; with none or several, a path using any `{NAME}` is refused (see
+    /// [the rule](Self#variables-are-per-delivery)). Calling it again replaces the list.
+    ///
+    /// The addresses are not checked here, so that an odd address cannot hold up mail that
+    /// has no per-recipient path; the one that fills `{rcpt}` must be `local@domain` with
+    /// both sides non-empty and no `/` or NUL, else the message using it is refused.
+    pub fn recipients<I, S>(mut self, recipients: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config.recipients = recipients.into_iter().map(|r| r.as_ref().to_owned()).collect();
         self
     }
 

@@ -134,6 +134,6 @@ pub use config::{Config, ConfigBuilder, Limits, UnsignedPolicy};
 pub use encode::Eol;
 pub use error::{Error, ErrorKind};
 pub use placeholder::{Form, Placeholder};
-pub use rewriter::{Action, Rewriter, Step, Summary};
+pub use rewriter::{Action, Attached, Rewriter, Step, Summary};
 pub use source::{AttachmentSource, FsRoot, MemorySource, Opened, SourceError};
 pub use sync::rewrite;

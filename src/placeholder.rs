@@ -5,7 +5,7 @@
 //!
 //! | parameter | meaning | default |
 //! |---|---|---|
-//! | `path` | the file, relative to the root; `{NAME}` is replaced by a variable | required |
+//! | `path` | the file, relative to the root; `{rcpt}` and `{NAME}` are per-delivery values, expanded only for a delivery with exactly one recipient (see [`crate::ConfigBuilder`]) | required |
 //! | `filename` | the name the recipient sees | the last component of the expanded path |
 //! | `type` | the media type | guessed from the filename's extension |
 //! | `disposition` | `attachment` or `inline` | `attachment` |
@@ -14,7 +14,9 @@
 //! Any other parameter is refused (a misspelt `filname` must not go unnoticed), except
 //! `name` and `charset`, which mail libraries add on their own and which are ignored.
 
-use crate::config::Config;
+use std::borrow::Cow;
+
+use crate::config::{Config, RCPT};
 use crate::headers::{guess_media_type, Disposition};
 use crate::params::Params;
 use crate::sign::SignedFields;
@@ -125,8 +127,18 @@ pub(crate) fn from_params(
     Ok(Parsed::Valid(Placeholder { form, path, filename, media_type, disposition }))
 }
 
-/// Replaces every `{NAME}` in `path` by the variable's value.
-fn expand(path: &str, config: &Config) -> Result<String, String> {
+/// Replaces every `{NAME}` in `path` by its per-delivery value.
+///
+/// The rule (the "Variables are per delivery" section of [`crate::ConfigBuilder`]): a path
+/// that uses any `{NAME}` is expanded only when the configuration names the delivery's
+/// recipients and there is exactly one. `{rcpt}` is that recipient, which must look like
+/// `local@domain` (both sides non-empty), with the domain in lower case; any other `{NAME}`
+/// is the variable set with
+/// [`crate::ConfigBuilder::var`]. A value that could move the path (empty, `.`, `..`, `/`,
+/// NUL) is refused. A path without `{`/`}` is returned as it is, whatever the recipients.
+///
+/// `Err` is the one-line reason.
+pub(crate) fn expand(path: &str, config: &Config) -> Result<String, String> {
     if path.is_empty() {
         return Err("empty path".into());
     }
@@ -142,19 +154,54 @@ fn expand(path: &str, config: &Config) -> Result<String, String> {
             return Err("unmatched '{' in path".into());
         };
         let name = &after[..close];
-        match config.var(name) {
-            Some(value) => out.push_str(value),
-            None => {
-                return Err(format!(
-                    "path uses {{{name}}}, which is not set (--var; {{rcpt}} needs exactly one \
-                     recipient per delivery)"
-                ))
-            }
-        }
+        out.push_str(&value(name, config)?);
         rest = &after[close + 1..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The value of `{name}` for this delivery, or why there is none. `{rcpt}` has its domain in
+/// lower case (domains are case-insensitive, RFC 5321 §2.4; exim passes the address as the
+/// sender wrote it), its local part as given.
+fn value<'c>(name: &str, config: &'c Config) -> Result<Cow<'c, str>, String> {
+    let rcpt = match config.recipients() {
+        [one] => one.as_str(),
+        [] => {
+            return Err(format!(
+                "path uses {{{name}}}, but no recipient was given: a per-recipient path needs \
+                 the delivery's recipients (exim: -- $pipe_addresses)"
+            ))
+        }
+        several => {
+            return Err(format!(
+                "path uses {{{name}}}, but this delivery has {} recipients: a per-recipient \
+                 path needs exactly one (exim: max_rcpt = 1 on smtp, batch_max = 1 on local \
+                 transports)",
+                several.len()
+            ))
+        }
+    };
+    let value = if name == RCPT {
+        match rcpt.rsplit_once('@') {
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+                if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(format!("{local}@{}", domain.to_ascii_lowercase()))
+                } else {
+                    Cow::Borrowed(rcpt)
+                }
+            }
+            _ => return Err(format!("recipient {rcpt:?} is not local@domain")),
+        }
+    } else {
+        Cow::Borrowed(config.var(name).ok_or_else(|| {
+            format!("path uses {{{name}}}, which is not set (--var {name}=VALUE)")
+        })?)
+    };
+    if value == "." || value == ".." || value.contains(['/', '\0']) {
+        return Err(format!("{{{name}}} is {value:?}, which cannot be part of a path"));
+    }
+    Ok(value)
 }
 
 /// RFC 2045 `type "/" subtype`, both tokens.
@@ -192,17 +239,54 @@ mod tests {
 
     #[test]
     fn variables_expand_and_unknown_ones_fail() {
-        let config = Config::builder().var("rcpt", "a@b.test").build().unwrap();
-        let p = parse(&[("path", "{rcpt}/s.pdf")], &config).unwrap();
-        assert_eq!(p.path, "a@b.test/s.pdf");
+        let config = Config::builder().recipients(["a@b.test"]).var("acct", "7").build().unwrap();
+        let p = parse(&[("path", "{rcpt}/{acct}/s.pdf")], &config).unwrap();
+        assert_eq!(p.path, "a@b.test/7/s.pdf");
         assert!(parse(&[("path", "{other}/s.pdf")], &config).unwrap_err().contains("other"));
         assert!(parse(&[("path", "{rcpt/s.pdf")], &config).is_err());
         assert!(parse(&[("path", "rcpt}/s.pdf")], &config).is_err());
     }
 
     #[test]
+    fn any_variable_needs_exactly_one_recipient() {
+        for recipients in [&[][..], &["a@b.test", "c@d.test"][..]] {
+            let config = Config::builder().recipients(recipients).var("acct", "7").build().unwrap();
+            for p in ["{rcpt}/s.pdf", "{acct}/s.pdf", "x/{acct}"] {
+                let e = parse(&[("path", p)], &config).unwrap_err();
+                assert!(e.contains("recipient"), "{recipients:?} {p}: {e}");
+            }
+            // A path without variables is not per-recipient.
+            assert_eq!(parse(&[("path", "logo.png")], &config).unwrap().path, "logo.png");
+        }
+    }
+
+    #[test]
+    fn rcpt_domain_is_lower_case() {
+        let config = Config::builder().recipients(["Alice.B@EXAMPLE.Test"]).build().unwrap();
+        assert_eq!(parse(&[("path", "{rcpt}")], &config).unwrap().path, "Alice.B@example.test");
+    }
+
+    #[test]
+    fn rcpt_is_never_a_variable() {
+        let e = Config::builder().var("rcpt", "a@b.test").build().unwrap_err().to_string();
+        assert!(e.contains("$pipe_addresses"), "{e}");
+        let both = Config::builder().recipients(["a@b.test"]).var("rcpt", "a@b.test").build();
+        assert!(both.is_err(), "not even when it equals the recipient");
+    }
+
+    #[test]
+    fn odd_recipients_are_refused_when_used() {
+        for rcpt in ["", "@", "user@", "@example.test", "user", ".", "..", "a/b@c.test", "a\0@b"] {
+            let config = Config::builder().recipients([rcpt]).build().unwrap();
+            assert!(parse(&[("path", "{rcpt}")], &config).is_err(), "{rcpt:?}");
+            // Unused, the same recipient holds up nothing.
+            assert!(parse(&[("path", "x")], &config).is_ok(), "{rcpt:?}");
+        }
+    }
+
+    #[test]
     fn bad_variable_values_are_refused() {
-        for v in ["..", ".", "", "a/b", "a\0b"] {
+        for v in ["..", ".", "", "@", "@example.test", "user@", "a/b", "a\0b"] {
             assert!(Config::builder().var("x", v).build().is_err(), "{v:?}");
         }
     }

@@ -59,8 +59,8 @@ pub enum Action<'a> {
     Finished,
 }
 
-/// Counts for one message.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Counts for one message, and what was attached: the audit trail of one delivery.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Input bytes consumed.
     pub bytes_in: u64,
@@ -68,6 +68,18 @@ pub struct Summary {
     pub bytes_out: u64,
     /// Placeholders replaced.
     pub replaced: usize,
+    /// Every attachment added, in message order (`replaced` of them).
+    pub attachments: Vec<Attached>,
+}
+
+/// One file added to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attached {
+    /// The path beneath the root, variables expanded: what the [`crate::AttachmentSource`]
+    /// opened.
+    pub path: String,
+    /// The file's length in bytes, before encoding.
+    pub bytes: u64,
 }
 
 /// Where a header block sits in the tree.
@@ -150,6 +162,7 @@ pub struct Rewriter {
     written: u64,
     found: usize,
     replaced: usize,
+    attached: Vec<Attached>,
     dash: memmem::Finder<'static>,
     body_line: memmem::Finder<'static>,
 }
@@ -175,6 +188,7 @@ impl Rewriter {
             written: 0,
             found: 0,
             replaced: 0,
+            attached: Vec::new(),
             dash: memmem::Finder::new(b"\n--"),
             body_line: memmem::Finder::new(b"\nmimeinject:"),
         }
@@ -187,7 +201,12 @@ impl Rewriter {
 
     /// Counts so far.
     pub fn summary(&self) -> Summary {
-        Summary { bytes_in: self.offset, bytes_out: self.written, replaced: self.replaced }
+        Summary {
+            bytes_in: self.offset,
+            bytes_out: self.written,
+            replaced: self.replaced,
+            attachments: self.attached.clone(),
+        }
     }
 
     /// Decides what to do with the front of `input`, the bytes not consumed yet. `eof` says
@@ -301,6 +320,7 @@ impl Rewriter {
             self.held.clear();
         }
         self.replaced += 1;
+        self.attached.push(Attached { path: pending.placeholder.path, bytes: expected });
         Ok(())
     }
 

@@ -34,7 +34,8 @@ pub fn command(args: &[&str]) -> Command {
     const SUBCOMMANDS: &[&str] = &["check", "sign", "encode", "man", "completions", "help"];
     let filter = !matches!(args.first(), Some(a) if SUBCOMMANDS.contains(a));
     let mut cmd = Command::new(path());
-    cmd.args(args).args(filter.then_some("--no-syslog")).env_clear();
+    // First, so that it stays an option when `args` end in `-- RECIPIENT...`.
+    cmd.args(filter.then_some("--no-syslog")).args(args).env_clear();
     cmd
 }
 

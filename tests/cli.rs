@@ -58,7 +58,7 @@ fn samples_decode_to_their_files() {
     );
     sample(
         "per-recipient.eml",
-        &["--var", "rcpt=user@example.test"],
+        &["--", "user@example.test"],
         &[("statement.txt", "statements/user@example.test/statement.txt")],
     );
     sample("single-part.eml", &[], &[("report.csv", "report.csv")]);

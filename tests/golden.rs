@@ -16,7 +16,7 @@ const CASES: &[(&str, &[&str])] = &[
     ("several.eml", &[]),
     ("single-part.eml", &[]),
     ("plain.eml", &[]),
-    ("per-recipient.eml", &["--var", "rcpt=user@example.test"]),
+    ("per-recipient.eml", &["--", "user@example.test"]),
 ];
 
 #[test]

@@ -29,7 +29,7 @@ fn cases() -> Vec<(String, Vec<u8>)> {
 }
 
 fn config(window: usize) -> Config {
-    Config::builder().var("rcpt", "user@example.test").preflight_window(window).build().unwrap()
+    Config::builder().recipients(["user@example.test"]).preflight_window(window).build().unwrap()
 }
 
 fn outcome(r: Result<Vec<u8>, mimeinject::Error>) -> Result<Vec<u8>, String> {

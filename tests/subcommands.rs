@@ -17,7 +17,7 @@ fn messages(names: &[&str]) -> Vec<String> {
 fn check_lists_placeholders_and_passes_good_messages() {
     let root = root();
     let files = messages(&["several.eml", "plain.eml", "per-recipient.eml"]);
-    let mut args = vec!["check", "--root", &root, "--var", "rcpt=user@example.test"];
+    let mut args = vec!["check", "--root", &root, "--recipient", "user@example.test"];
     args.extend(files.iter().map(String::as_str));
     let (out, _) = bin::run(&args, b"");
     let report = String::from_utf8(out.stdout).unwrap();

@@ -19,9 +19,15 @@ mod support;
 // Attacks on the confinement, through the binary.
 #[cfg(feature = "cli")]
 mod attacks;
+// Per-recipient files and the delivery log, through the binary.
+#[cfg(feature = "cli")]
+mod per_recipient;
 // End to end through a real exim: maildir and SMTP delivery.
 #[cfg(feature = "cli")]
 mod exim;
+// Debian's exim4 configuration, set up from the README's own steps.
+#[cfg(feature = "cli")]
+mod debian_exim;
 // The same cases through the sans-IO core, the sync driver and the tokio driver.
 #[cfg(feature = "tokio")]
 mod layers;

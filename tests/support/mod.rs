@@ -9,6 +9,7 @@
 // all compiled into the one integration-test binary.
 #![allow(dead_code)]
 
+pub mod dkim;
 pub mod exim;
 pub mod readme;
 pub mod smtp_sink;

@@ -28,6 +28,9 @@ pub struct Transaction {
     /// i.e. the message as an MTA would store it. For a dropped
     /// transaction, whatever had arrived when the connection closed.
     pub data: Vec<u8>,
+    /// The same content with the line endings as sent (CRLF from an MTA): what a DKIM
+    /// verifier at the receiver checks.
+    pub wire: Vec<u8>,
 }
 
 /// What the sink has recorded so far.
@@ -157,11 +160,12 @@ fn serve(stream: TcpStream, record: &Mutex<Record>) -> std::io::Result<()> {
             }
             "DATA" if !rcpt_to.is_empty() => {
                 out.write_all(b"354 go ahead\r\n")?;
-                let (data, complete) = read_data(&mut input);
+                let (wire, complete) = read_data(&mut input);
                 let transaction = Transaction {
                     mail_from: mail_from.take().unwrap_or_default(),
                     rcpt_to: std::mem::take(&mut rcpt_to),
-                    data,
+                    data: crlf_to_lf(&wire),
+                    wire,
                 };
                 let mut record = record.lock().unwrap();
                 if complete {
@@ -191,7 +195,7 @@ fn serve(stream: TcpStream, record: &Mutex<Record>) -> std::io::Result<()> {
 }
 
 /// Reads DATA content up to the line holding only `.`, undoing
-/// dot-stuffing (RFC 5321 §4.5.2) and turning CRLF into LF. Returns the
+/// dot-stuffing (RFC 5321 §4.5.2) and keeping the line endings. Returns the
 /// content and whether the final dot arrived; a closed, failed or idle
 /// connection ends the content early.
 fn read_data(input: &mut impl BufRead) -> (Vec<u8>, bool) {
@@ -214,15 +218,21 @@ fn read_data(input: &mut impl BufRead) -> (Vec<u8>, bool) {
         if line == b".\r\n" || line == b".\n" {
             return (data, true);
         }
-        let unstuffed = line.strip_prefix(b".").unwrap_or(&line);
-        match unstuffed.strip_suffix(b"\r\n") {
-            Some(body) => {
-                data.extend_from_slice(body);
-                data.push(b'\n');
-            }
-            None => data.extend_from_slice(unstuffed),
-        }
+        data.extend_from_slice(line.strip_prefix(b".").unwrap_or(&line));
     }
+}
+
+/// Turns each CRLF into LF: the message as an MTA would store it.
+fn crlf_to_lf(wire: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(wire.len());
+    let mut rest = wire;
+    while let Some(i) = rest.windows(2).position(|w| w == b"\r\n") {
+        out.extend_from_slice(&rest[..i]);
+        out.push(b'\n');
+        rest = &rest[i + 2..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// The address inside `<…>` of a `MAIL FROM:` or `RCPT TO:` command.

@@ -13,10 +13,12 @@ use mimeinject::{Action, AttachmentSource, Config, Form, FsRoot, Rewriter};
 pub fn run(
     root: &Path,
     vars: &[String],
+    recipients: &[String],
     key_file: Option<&Path>,
     files: &[PathBuf],
 ) -> Result<(), String> {
     let config = crate::options::vars_and_key(Config::builder(), vars, key_file)?
+        .recipients(recipients)
         .build()
         .map_err(|e| e.to_string())?;
     let source = FsRoot::new(root).map_err(|e| format!("--root {}: {e}", root.display()))?;

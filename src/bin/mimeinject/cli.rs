@@ -27,9 +27,12 @@ pub enum Command {
         /// The directory placeholder paths are resolved beneath.
         #[arg(long, value_name = "DIR")]
         root: PathBuf,
-        /// Fills `{NAME}` in placeholder paths.
+        /// Fills `{NAME}` in placeholder paths (used only with exactly one --recipient).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// A recipient of the delivery to check for: exactly one fills `{rcpt}`. Repeatable.
+        #[arg(long = "recipient", value_name = "ADDRESS")]
+        recipients: Vec<String>,
         /// Requires every placeholder to carry a valid `sig` made with this key.
         #[arg(long, value_name = "PATH")]
         key_file: Option<PathBuf>,
@@ -79,9 +82,20 @@ pub struct FilterArgs {
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// Fills `{NAME}` in placeholder paths, e.g. `--var rcpt=$local_part_data@$domain_data`.
+    /// Fills `{NAME}` in placeholder paths with a per-delivery value. A path using any
+    /// `{NAME}` is expanded only when exactly one RECIPIENT is given. `rcpt` cannot be set:
+    /// `{rcpt}` is the recipient.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+
+    /// The MTA's id of the message (exim: `$message_exim_id`), put at the start of every
+    /// log line so that a line can be matched with the MTA's log and queue.
+    #[arg(long, value_name = "ID")]
+    pub queue_id: Option<String>,
+
+    /// Does not log a line for each message that had attachments added.
+    #[arg(long)]
+    pub no_delivery_log: bool,
 
     /// The exit status on failure. exim defers on any non-zero status; Postfix pipe(8)
     /// needs 75 (EX_TEMPFAIL) to defer rather than bounce.
@@ -142,9 +156,9 @@ pub struct FilterArgs {
     #[arg(skip)]
     pub stages: Vec<mimeinject::Stage>,
 
-    /// The delivery's recipients, e.g. exim's `$pipe_addresses`. Exactly one fills `{rcpt}`
-    /// (unless `--var rcpt=` is given); with several, `{rcpt}` stays unset and a placeholder
-    /// using it fails: per-recipient files need one recipient per delivery (`max_rcpt = 1`).
+    /// The delivery's recipients, all of them: exim's `$pipe_addresses`, after `--` so that
+    /// no address is read as an option. With exactly one, it fills `{rcpt}`; with none or
+    /// several, a placeholder whose path uses any `{NAME}` fails (exim: `max_rcpt = 1`).
     #[arg(value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
 

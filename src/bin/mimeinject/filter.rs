@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 
-use mimeinject::{Config, FsRoot, Limits, UnsignedPolicy};
+use mimeinject::{Config, FsRoot, Limits, Summary, UnsignedPolicy};
 
 use crate::cli::{FilterArgs, Unsigned};
 
@@ -15,8 +15,8 @@ const WRITE_BUFFER: usize = 128 << 10;
 /// What the output pipe is grown to, when stdout is a pipe (Linux's default `pipe-max-size`).
 const PIPE_SIZE: i32 = 1 << 20;
 
-/// Filters stdin to stdout. On error, stdin has been read to its end.
-pub fn run(args: &FilterArgs) -> Result<(), String> {
+/// Filters stdin to stdout; what was attached. On error, stdin has been read to its end.
+pub fn run(args: &FilterArgs) -> Result<Summary, String> {
     // SAFETY: fds 0 and 1 are this process's stdin and stdout; ManuallyDrop keeps them open.
     let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
     let stdout = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
@@ -27,14 +27,16 @@ pub fn run(args: &FilterArgs) -> Result<(), String> {
     result
 }
 
-fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<(), String> {
+fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<Summary, String> {
     let config = config(args)?;
     let root = args.root.as_ref().ok_or("--root is required")?;
     let source = FsRoot::new(root).map_err(|e| format!("--root {}: {e}", root.display()))?;
     grow_pipe(1);
     let mut out = AlignedWriter::new(env_size("MIMEINJECT_WRITE_SIZE", WRITE_BUFFER), stdout);
-    mimeinject::rewrite(&config, &source, stdin, &mut out).map_err(|e| e.to_string())?;
-    out.flush().map_err(|e| format!("writing the output: {e}"))
+    let summary =
+        mimeinject::rewrite(&config, &source, stdin, &mut out).map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| format!("writing the output: {e}"))?;
+    Ok(summary)
 }
 
 /// The library configuration from the command line.
@@ -56,12 +58,7 @@ fn config(args: &FilterArgs) -> Result<Config, String> {
             Unsigned::Pass => UnsignedPolicy::Pass,
         });
     builder = crate::options::vars_and_key(builder, &args.vars, args.key_file.as_deref())?;
-    if let [rcpt] = args.recipients.as_slice() {
-        if !args.vars.iter().any(|v| v.starts_with("rcpt=")) {
-            builder = builder.var("rcpt", rcpt.as_str());
-        }
-    }
-    builder.build().map_err(|e| e.to_string())
+    builder.recipients(&args.recipients).build().map_err(|e| e.to_string())
 }
 
 /// Grows the pipe on `fd` to [`PIPE_SIZE`]: fewer, larger wake-ups of the reader. Silently

@@ -1,6 +1,13 @@
-//! Where the one-line failure reason goes: syslog (facility mail), `--log-file`, and stderr
-//! only when stderr is not the same file as stdout. Under exim stderr *is* stdout's pipe,
-//! and anything written there would land in the mail.
+//! Where the log lines go.
+//!
+//! - The one-line failure reason: syslog (facility mail, level err), `--log-file`, and stderr
+//!   only when stderr is not the same file as stdout. Under exim stderr *is* stdout's pipe,
+//!   and anything written there would land in the mail.
+//! - The delivery line, for a message that had files attached: syslog (level info) and
+//!   `--log-file`, never stderr (a caller that reads stderr, like the Postfix wrapper, takes
+//!   anything there as a problem).
+//!
+//! With `--queue-id`, every line starts with `ID: `.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -38,18 +45,43 @@ fn same_file(a: i32, b: i32) -> bool {
     }
 }
 
-/// The failure log.
+/// Longest failure line, in characters: one reason.
+const FAILURE_CHARS: usize = 900;
+/// Longest delivery line, in characters: below rsyslog's default `maxMessageSize` (8 KiB)
+/// with room for the syslog header. The counts come first, so a cut line keeps them.
+const DELIVERY_CHARS: usize = 4000;
+
+/// The log.
 pub struct Log {
     pub file: Option<PathBuf>,
     pub syslog: bool,
     pub stderr: bool,
+    /// `--queue-id`: the start of every line.
+    pub queue_id: Option<String>,
 }
 
 impl Log {
     /// Writes `reason` (made one line) everywhere it should go. Logging never fails the run.
     pub fn failure(&self, reason: &str) {
-        let line: String =
-            reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(900).collect();
+        self.write(reason, FAILURE_CHARS, true);
+    }
+
+    /// Logs a message that had files attached: `line` (see [`delivery_line`]) goes to syslog
+    /// at level info and to the log file, never to stderr.
+    pub fn delivery(&self, line: &str) {
+        self.write(line, DELIVERY_CHARS, false);
+    }
+
+    fn write(&self, text: &str, max: usize, failure: bool) {
+        let prefix = self.queue_id.as_deref().map(|id| format!("{id}: ")).unwrap_or_default();
+        let mut line: String = (prefix + text)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(max + 1)
+            .collect();
+        if line.chars().count() > max {
+            line = line.chars().take(max - 3).collect::<String>() + "...";
+        }
         let pid = std::process::id();
         if let Some(path) = &self.file {
             let stamped = format!("{} mimeinject[{pid}]: {line}\n", utc_now());
@@ -65,13 +97,30 @@ impl Log {
                 pid,
             };
             if let Ok(mut logger) = syslog::unix(formatter) {
-                let _ = logger.err(&line);
+                let _ = if failure { logger.err(&line) } else { logger.info(&line) };
             }
         }
-        if self.stderr {
+        if failure && self.stderr {
             let _ = writeln!(std::io::stderr(), "mimeinject: {line}");
         }
     }
+}
+
+/// The delivery line for a message to `recipients` (how many were given) that had
+/// `attached` added: `N recipient(s), M attachment(s) (B bytes): "path" B bytes, ...`.
+pub fn delivery_line(recipients: usize, attached: &[mimeinject::Attached]) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let total: u64 = attached.iter().map(|a| a.bytes).sum();
+    let mut line = format!(
+        "{}, {} ({total} bytes):",
+        plural(recipients, "recipient"),
+        plural(attached.len(), "attachment")
+    );
+    for (i, a) in attached.iter().enumerate() {
+        let sep = if i == 0 { " " } else { ", " };
+        line.push_str(&format!("{sep}{:?} {} bytes", a.path, a.bytes));
+    }
+    line
 }
 
 /// The message of the last panic, recorded by the hook instead of being printed.
@@ -112,6 +161,17 @@ fn utc_now() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn delivery_line_counts_first() {
+        let a = |path: &str, bytes| mimeinject::Attached { path: path.into(), bytes };
+        let line = super::delivery_line(1, &[a("inv/42.pdf", 513), a("a \"b\".txt", 2)]);
+        assert_eq!(
+            line,
+            r#"1 recipient, 2 attachments (515 bytes): "inv/42.pdf" 513 bytes, "a \"b\".txt" 2 bytes"#
+        );
+        assert!(super::delivery_line(3, &[a("x", 1)]).starts_with("3 recipients, 1 attachment "));
+    }
+
     #[test]
     fn utc_format_has_the_right_shape() {
         let s = super::utc_now();

@@ -35,7 +35,7 @@ fn exit_code() -> u8 {
     let failure = cli::failure_code_hint(&args);
     let stderr = log::stderr_is_separate();
     std::panic::set_hook(Box::new(log::record_panic));
-    let mut log = Log { file: None, syslog: true, stderr };
+    let mut log = Log { file: None, syslog: true, stderr, queue_id: None };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args, &mut log)));
     match outcome {
         Ok(Ok(())) => 0,
@@ -74,15 +74,25 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         }
     };
     log.file = cli.filter.log_file.clone();
+    log.queue_id = cli.filter.queue_id.clone();
     // Only the filter runs under an MTA; the other subcommands report on stderr alone.
     log.syslog = !cli.filter.no_syslog && cli.command.is_none();
     match &cli.command {
-        None => filter::run(&cli.filter).map_err(Failure::Reason),
+        None => {
+            let summary = filter::run(&cli.filter).map_err(Failure::Reason)?;
+            if !summary.attachments.is_empty() && !cli.filter.no_delivery_log {
+                log.delivery(&log::delivery_line(
+                    cli.filter.recipients.len(),
+                    &summary.attachments,
+                ));
+            }
+            Ok(())
+        }
         Some(Command::Encode { crlf, file }) => {
             filter::encode(*crlf, file.as_deref()).map_err(Failure::Reason)
         }
-        Some(Command::Check { root, vars, key_file, files }) => {
-            check::run(root, vars, key_file.as_deref(), files).map_err(Failure::Reason)
+        Some(Command::Check { root, vars, recipients, key_file, files }) => {
+            check::run(root, vars, recipients, key_file.as_deref(), files).map_err(Failure::Reason)
         }
         Some(Command::Sign { key_file, path, filename, media_type, disposition }) => {
             let fields = mimeinject::sign::SignedFields {

@@ -1,0 +1,687 @@
+//! Debian's exim4 packaging, set up the way the README's "On Debian" steps say, from the
+//! README's own text.
+//!
+//! Each test copies the *stock* configuration of the installed `exim4-config` package (the
+//! files in /etc/exim4 when they still match the package's checksums, else the package
+//! itself, fetched with `apt-get download`) into a temporary directory, writes an
+//! `update-exim4.conf.conf` for the case, and runs the README's recipes there:
+//! `exim/debian-add-filter.sh` with /etc/exim4 and the README's binary and root replaced by
+//! the test's, and `exim/debian-activate.sh` with `update-exim4.conf` pointed at the copy
+//! (`-d COPY -o COPY/exim.conf`), `exim4` at the generated file (`exim4 -C`) and
+//! `invoke-rc.d` recorded instead of run. The generated configuration then delivers through a
+//! private exim (`exim -C`) to an SMTP sink on 127.0.0.1 (the remote path) and to maildirs
+//! (`maildir_home`).
+//!
+//! What the test adds that an administrator would not is in [`private_settings`]: its own
+//! spool, logs, `CONFDIR` and maildir location. /etc/exim4, the system's spool and any exim
+//! daemon are never touched.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::bin::testdata;
+use crate::support::exim::{
+    self as harness, filter_program, id_of, Exim, Transport, EXIM, README_BINARY, README_ROOT,
+};
+use crate::support::readme::recipe;
+use crate::support::smtp_sink::SmtpSink;
+use crate::support::{self, attachment, dkim, run, write_world_readable, Output};
+
+/// Debian's configuration generator (package exim4-config).
+const UPDATE: &str = "/usr/sbin/update-exim4.conf";
+
+/// The domain the test machine calls its own (`dc_other_hostnames`).
+const LOCAL_DOMAIN: &str = "debian.test";
+
+/// Mail to this domain leaves the machine.
+const REMOTE_DOMAIN: &str = "example.test";
+
+/// The envelope sender: a remote address, so that a bounce would go to the sink and never
+/// into a local mailbox of the machine.
+const SENDER: &str = "app@example.test";
+
+/// Local users with a home directory on every Debian system, who receive through
+/// `maildir_home` (Debian's `local_user` router checks the user exists).
+const LOCAL_USERS: [&str; 2] = ["daemon", "bin"];
+
+fn should_skip() -> bool {
+    let missing = harness::missing().or_else(|| {
+        (!Path::new(UPDATE).exists()).then(|| "update-exim4.conf (exim4-config) missing".into())
+    });
+    support::should_skip(missing)
+}
+
+/// The stock `conf.d/`, `exim4.conf.template` and `passwd.client` of the installed
+/// exim4-config package.
+fn stock() -> &'static Path {
+    static STOCK: OnceLock<PathBuf> = OnceLock::new();
+    STOCK.get_or_init(|| {
+        if etc_is_pristine() {
+            PathBuf::from("/etc/exim4")
+        } else {
+            download_stock()
+        }
+    })
+}
+
+/// Whether every conffile of exim4-config under /etc/exim4 still has the package's checksum.
+fn etc_is_pristine() -> bool {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Conffiles}\n", "exim4-config"])
+        .output()
+        .expect("dpkg-query");
+    assert!(out.status.success(), "dpkg-query: exim4-config is not installed");
+    let mut list = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [path, md5, ..] = words[..] {
+            if path.starts_with("/etc/exim4/") && !line.contains("obsolete") {
+                list.push_str(&format!("{md5}  {path}\n"));
+            }
+        }
+    }
+    assert!(list.contains("exim4.conf.template"), "conffiles of exim4-config: {list}");
+    let check = run(
+        Command::new("md5sum").args(["--quiet", "--check", "-"]),
+        list.as_bytes(),
+        Duration::from_secs(60),
+    );
+    if !check.status.success() {
+        eprintln!(
+            "/etc/exim4 differs from exim4-config's files, fetching the package:\n{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    check.status.success()
+}
+
+/// The package's files, from `apt-get download exim4-config` (kept for the run).
+fn download_stock() -> PathBuf {
+    let dir = tempfile::Builder::new().prefix("mimeinject-exim4-config-").tempdir().unwrap();
+    let dir = dir.keep();
+    let version =
+        Command::new("dpkg-query").args(["-W", "-f=${Version}", "exim4-config"]).output().unwrap();
+    let version = String::from_utf8(version.stdout).unwrap();
+    let out = run(
+        Command::new("apt-get")
+            .args(["download", "-q"])
+            .arg(format!("exim4-config={version}"))
+            .current_dir(&dir),
+        b"",
+        Duration::from_secs(300),
+    );
+    out.assert_success("apt-get download exim4-config");
+    let deb = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .expect("the downloaded .deb");
+    let tree = dir.join("tree");
+    let out =
+        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree), b"", Duration::from_secs(60));
+    out.assert_success("dpkg-deb -x");
+    tree.join("etc/exim4")
+}
+
+/// How a case sets up Debian's configuration (`update-exim4.conf.conf`).
+#[derive(Clone, Copy, Debug)]
+struct Settings {
+    /// `dc_use_split_config`.
+    split: bool,
+    /// `dc_eximconfig_configtype`.
+    configtype: &'static str,
+    /// `dc_localdelivery`.
+    localdelivery: &'static str,
+}
+
+/// One Debian configuration in a private exim instance, with the sink its remote mail goes
+/// to.
+struct Debian {
+    exim: Exim,
+    /// The copy of /etc/exim4.
+    etc: PathBuf,
+    sink: SmtpSink,
+    settings: Settings,
+}
+
+impl Debian {
+    /// The stock configuration, copied, with `settings`; remote mail goes to a new sink
+    /// (through `dc_smarthost`, and for `internet` through `hubbed_hosts`).
+    fn new(settings: Settings) -> Debian {
+        let exim = Exim::layout(Transport::Maildir);
+        let sink = SmtpSink::start();
+        let etc = exim.dir().join("etc-exim4");
+        fs::create_dir(&etc).unwrap();
+        let stock = stock();
+        let out = run(
+            Command::new("cp")
+                .arg("-a")
+                .args(["conf.d", "exim4.conf.template", "passwd.client"].map(|f| stock.join(f)))
+                .arg(&etc),
+            b"",
+            Duration::from_secs(60),
+        );
+        out.assert_success("copying the stock configuration");
+        let debian = Debian { exim, etc, sink, settings };
+        debian.write_settings();
+        debian.write_private_settings();
+        if settings.configtype == "internet" {
+            let hubbed = format!("{REMOTE_DOMAIN}: 127.0.0.1::{}\n", debian.sink.port());
+            fs::write(debian.etc.join("hubbed_hosts"), hubbed).unwrap();
+        }
+        // Whoever the filter runs as (Debian-exim, or each local user for maildir_home) can
+        // append to its log (exim runs the filter with umask 077, so the first user to
+        // create it would keep the others out).
+        fs::write(debian.filter_log(), b"").unwrap();
+        fs::set_permissions(debian.filter_log(), fs::Permissions::from_mode(0o666)).unwrap();
+        for user in LOCAL_USERS {
+            let maildir = debian.exim.dir().join("mail").join(user);
+            fs::create_dir(&maildir).unwrap();
+            let uid = id_of("-u", user).unwrap();
+            let gid = id_of("-g", user).unwrap();
+            std::os::unix::fs::chown(&maildir, Some(uid), Some(gid)).unwrap();
+        }
+        debian
+    }
+
+    /// `update-exim4.conf.conf`, as debconf would write it for `settings`.
+    fn write_settings(&self) {
+        let Settings { split, configtype, localdelivery } = self.settings;
+        let text = format!(
+            "\
+dc_eximconfig_configtype='{configtype}'
+dc_other_hostnames='{LOCAL_DOMAIN}'
+dc_local_interfaces='<; ::1'
+dc_readhost='{REMOTE_DOMAIN}'
+dc_relay_domains=''
+dc_minimaldns='false'
+dc_relay_nets=''
+dc_smarthost='127.0.0.1::{port}'
+CFILEMODE='644'
+dc_use_split_config='{split}'
+dc_hide_mailname=''
+dc_mailname_in_oh='true'
+dc_localdelivery='{localdelivery}'
+",
+            port = self.sink.port()
+        );
+        fs::write(self.etc.join("update-exim4.conf.conf"), text).unwrap();
+    }
+
+    /// The instance's own settings (see [`private_settings`]): a file of its own in
+    /// `conf.d/main` for the split configuration, the top of the template for the unsplit
+    /// one. (Only 127.0.0.1's not being a local interface, `dc_local_interfaces` above,
+    /// lets exim deliver to the sink on the same machine.)
+    fn write_private_settings(&self) {
+        let settings = private_settings(self.exim.dir(), &self.etc);
+        if self.settings.split {
+            fs::write(self.etc.join("conf.d/main/000_mimeinject-test"), settings).unwrap();
+        } else {
+            let template = self.etc.join("exim4.conf.template");
+            let stock = fs::read_to_string(&template).unwrap();
+            fs::write(&template, settings + &stock).unwrap();
+        }
+    }
+
+    /// The file mimeinject logs to (the filter line gets `--log-file` in the tests).
+    fn filter_log(&self) -> PathBuf {
+        self.exim.filter_dir().join("filter.log")
+    }
+
+    /// The non-empty lines of the filter's log.
+    fn filter_log_lines(&self) -> Vec<String> {
+        let log = fs::read_to_string(self.filter_log()).unwrap_or_default();
+        log.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
+    }
+
+    /// `exim/debian-add-filter.sh` with this instance's paths: /etc/exim4 is the copy, the
+    /// README's binary is the one under test (with a `--log-file`), its root the instance's.
+    fn add_filter_script(&self, extra_args: &str) -> String {
+        let script = recipe("exim/debian-add-filter.sh");
+        let program =
+            format!("{} --log-file {}{extra_args}", filter_program(), self.filter_log().display());
+        for path in ["/etc/exim4", README_BINARY, README_ROOT] {
+            assert!(script.contains(path), "the recipe names {path}");
+        }
+        script
+            .replace("/etc/exim4", self.etc.to_str().unwrap())
+            .replace(README_BINARY, &program)
+            .replace(README_ROOT, self.exim.root().to_str().unwrap())
+    }
+
+    /// Runs the README's `exim/debian-activate.sh` (which runs `debian-add-filter.sh`) as
+    /// written, with `extra_transports` added to the transports it names, as the recipe's
+    /// comment says to for `maildir_home`. Returns its output.
+    fn activate(&self, extra_transports: &str) -> Output {
+        self.activate_with(extra_transports, "")
+    }
+
+    /// [`activate`](Self::activate), with `extra_args` added to mimeinject's arguments.
+    fn activate_with(&self, extra_transports: &str, extra_args: &str) -> Output {
+        let base = self.exim.dir();
+        fs::write(base.join("debian-add-filter.sh"), self.add_filter_script(extra_args)).unwrap();
+        let mut steps = recipe("exim/debian-activate.sh");
+        if !extra_transports.is_empty() {
+            let line = "sh debian-add-filter.sh remote_smtp remote_smtp_smarthost";
+            assert!(steps.contains(line), "the recipe runs {line:?}");
+            steps = steps.replace(line, &format!("{line} {extra_transports}"));
+        }
+        let prelude = format!(
+            "set -euo pipefail
+update-exim4.conf() {{ {UPDATE} -d '{etc}' -o '{conf}' \"$@\"; }}
+invoke-rc.d() {{ echo \"invoke-rc.d $*\" >> '{base}/restarts'; }}
+exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
+",
+            etc = self.etc.display(),
+            conf = self.exim.conf().display(),
+            base = base.display(),
+        );
+        let out = run(
+            Command::new("bash")
+                .arg("-c")
+                .arg(prelude + &steps)
+                .current_dir(base)
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            b"",
+            Duration::from_secs(120),
+        );
+        out.assert_success("the README's exim/debian-activate.sh");
+        self.assert_only_lines_added(extra_transports);
+        let restarts = fs::read_to_string(base.join("restarts")).unwrap_or_default();
+        assert_eq!(restarts, "invoke-rc.d exim4 restart\n", "the recipe restarts exim once");
+        out
+    }
+
+    /// The script only added lines (`max_rcpt = 1` and the filter) to Debian's files, and
+    /// running it again changes nothing.
+    fn assert_only_lines_added(&self, extra_transports: &str) {
+        let files = ["exim4.conf.template", "conf.d/transport/30_exim4-config_remote_smtp"];
+        let read = || files.map(|f| fs::read_to_string(self.etc.join(f)).unwrap());
+        let edited = read();
+        for (file, text) in files.iter().zip(&edited) {
+            let stock = fs::read_to_string(stock().join(file)).unwrap();
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| *l != "  max_rcpt = 1" && !l.starts_with("  transport_filter = "))
+                .collect();
+            // The private settings stand at the top of this copy's unsplit template.
+            let ours = private_settings(self.exim.dir(), &self.etc);
+            let mut stock_lines: Vec<&str> = stock.lines().collect();
+            if *file == "exim4.conf.template" && !self.settings.split {
+                stock_lines.splice(0..0, ours.lines());
+            }
+            assert!(kept == stock_lines, "{file}: only lines were added");
+            assert!(text.lines().count() > kept.len(), "{file}: the filter was added");
+        }
+        let mut transports = vec!["remote_smtp", "remote_smtp_smarthost"];
+        transports.extend(extra_transports.split_whitespace());
+        let again = run(
+            Command::new("sh").arg(self.exim.dir().join("debian-add-filter.sh")).args(transports),
+            b"",
+            Duration::from_secs(60),
+        );
+        again.assert_success("debian-add-filter.sh, again");
+        assert!(read() == edited, "a second run changes nothing");
+    }
+
+    /// Routes `address` (`exim -bt`): the last `router = R, transport = T` line as `(R, T)`,
+    /// or `("", why)` when it does not route.
+    fn route(&self, address: &str) -> (String, String) {
+        let out = self.exim.exim(&["-bt", address], b"");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let last = text.lines().rev().find_map(|l| l.trim().strip_prefix("router = "));
+        match last.and_then(|l| l.split_once(", transport = ")) {
+            Some((router, transport)) => (router.to_string(), transport.to_string()),
+            None => (
+                String::new(),
+                format!("{} {}", text.trim(), String::from_utf8_lossy(&out.stderr).trim()),
+            ),
+        }
+    }
+
+    /// The messages the sink received for `address`, each in its own transaction.
+    fn received(&self, address: &str) -> Vec<Vec<u8>> {
+        let messages = self.sink.messages();
+        let mine = messages.iter().filter(|m| m.rcpt_to.iter().any(|r| r == address));
+        let mut out = Vec::new();
+        for m in mine {
+            assert_eq!(m.rcpt_to, [address], "one recipient per transaction (max_rcpt = 1)");
+            out.push(m.data.clone());
+        }
+        out
+    }
+}
+
+/// What the test instance sets that an administrator would not: `CONFDIR` (lookups such as
+/// `hubbed_hosts` and `passwd.client` read the copy), its own spool and logs, maildirs under
+/// its directory, and a postmaster that is not a local mailbox. Debian's files read these
+/// macros with `.ifndef`/`.ifdef`, so defining them first is enough.
+fn private_settings(base: &Path, etc: &Path) -> String {
+    let base = base.display();
+    format!(
+        "\
+# The test instance's own settings (tests/debian_exim.rs), not part of the README's steps.
+CONFDIR = {etc}
+SPOOLDIR = {base}/spool
+MAILDIR_HOME_MAILDIR_LOCATION = {base}/mail/$local_part_data/Maildir
+MAILDIR_HOME_CREATE_DIRECTORY = true
+MAIN_FREEZE_TELL = postmaster@{REMOTE_DOMAIN}
+log_file_path = {base}/log/%slog
+",
+        etc = etc.display()
+    )
+}
+
+fn message(name: &str) -> Vec<u8> {
+    fs::read(testdata().join("messages").join(name)).unwrap()
+}
+
+/// Copies the sample attachments into the instance's root, readable by everyone.
+fn sample_root(debian: &Debian) {
+    for path in [
+        "invoices/inv-42.pdf",
+        "statements/user@example.test/statement.txt",
+        "statements/other@example.test/statement.txt",
+    ] {
+        let bytes = fs::read(testdata().join("files").join(path)).unwrap();
+        write_world_readable(&debian.exim.root(), path, &bytes);
+    }
+}
+
+/// `exim4 -bP transport T | grep ...` from the activation recipe printed the filter line for
+/// both remote transports, with `max_rcpt = 1`.
+fn assert_filter_shown(out: &Output) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let filters = text.lines().filter(|l| l.starts_with("transport_filter = ")).count();
+    let rcpt = text.lines().filter(|l| *l == "max_rcpt = 1").count();
+    assert!(filters == 2 && rcpt == 2, "exim4 -bP shows the filter on both:\n{text}");
+    assert!(text.contains("--queue-id $message_exim_id -- $pipe_addresses"), "{text}");
+}
+
+/// Through Debian's remote transport (`transport`): the invoice sample to one recipient,
+/// and the per-recipient sample to two in one message; each gets their own file, each in a
+/// transaction of their own, and mimeinject logs a line per delivery with exim's id.
+fn remote_delivery(settings: Settings, transport: &str) {
+    if should_skip() {
+        return;
+    }
+    let debian = Debian::new(settings);
+    let out = debian.activate("");
+    assert_filter_shown(&out);
+    sample_root(&debian);
+    let (router, via) = debian.route("user@example.test");
+    assert_eq!(via, transport, "router {router}");
+
+    let invoice = debian.exim.submit(SENDER, &["customer@example.test"], &message("invoice.eml"));
+    let two = ["user@example.test", "other@example.test"];
+    let statements = debian.exim.submit(SENDER, &two, &message("per-recipient.eml"));
+    debian.exim.run_queue();
+
+    let report =
+        || format!("{}\nfilter log: {:?}", debian.exim.report(), debian.filter_log_lines());
+    for id in [&invoice, &statements] {
+        assert!(!debian.exim.is_queued(id), "{id} delivered\n{}", report());
+        assert!(debian.exim.mainlog().contains(&format!("T={transport}")), "{}", report());
+    }
+    let got = debian.received("customer@example.test");
+    assert_eq!(got.len(), 1, "{}", report());
+    let pdf = fs::read(testdata().join("files/invoices/inv-42.pdf")).unwrap();
+    assert!(attachment(&got[0], "Invoice 42.pdf") == pdf, "the invoice");
+    for rcpt in two {
+        let got = debian.received(rcpt);
+        assert_eq!(got.len(), 1, "{rcpt}\n{}", report());
+        let own = fs::read(testdata().join(format!("files/statements/{rcpt}/statement.txt")));
+        assert!(attachment(&got[0], "statement.txt") == own.unwrap(), "{rcpt}'s own statement");
+    }
+    let lines = debian.filter_log_lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(&format!("]: {statements}: 1 recipient"))).count(),
+        2
+    );
+    assert!(lines.iter().any(|l| l.contains(&format!("]: {invoice}: 1 recipient"))), "{lines:?}");
+}
+
+#[test]
+fn debian_unsplit_internet_remote_smtp() {
+    let settings = Settings { split: false, configtype: "internet", localdelivery: "mail_spool" };
+    remote_delivery(settings, "remote_smtp");
+}
+
+#[test]
+fn debian_split_smarthost_remote_smtp_smarthost() {
+    let settings = Settings { split: true, configtype: "smarthost", localdelivery: "mail_spool" };
+    remote_delivery(settings, "remote_smtp_smarthost");
+}
+
+/// `maildir_home` (`dc_localdelivery='maildir_home'`), with the README's "add maildir_home"
+/// step: the per-recipient sample to two local users in one message; the filter runs as each
+/// recipient, and each maildir holds their own statement.
+fn maildir_home(split: bool) {
+    if should_skip() {
+        return;
+    }
+    let settings = Settings { split, configtype: "local", localdelivery: "maildir_home" };
+    let debian = Debian::new(settings);
+    debian.activate("maildir_home");
+    let mut files = Vec::new();
+    for user in LOCAL_USERS {
+        let bytes = format!("statement for {user}@{LOCAL_DOMAIN}\n").into_bytes();
+        let path = format!("statements/{user}@{LOCAL_DOMAIN}/statement.txt");
+        write_world_readable(&debian.exim.root(), &path, &bytes);
+        files.push((user, bytes));
+    }
+    let rcpts: Vec<String> = LOCAL_USERS.iter().map(|u| format!("{u}@{LOCAL_DOMAIN}")).collect();
+    let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    assert_eq!(debian.route(rcpts[0]).1, "maildir_home");
+    let id = debian.exim.submit(SENDER, &rcpts, &message("per-recipient.eml"));
+    debian.exim.deliver(&id);
+
+    let report =
+        || format!("{}\nfilter log: {:?}", debian.exim.report(), debian.filter_log_lines());
+    assert!(!debian.exim.is_queued(&id), "delivered\n{}", report());
+    for (user, bytes) in &files {
+        let maildir = debian.exim.maildir(user);
+        assert_eq!(maildir.new.len(), 1, "{user}\n{}", report());
+        let delivered = fs::read(&maildir.new[0]).unwrap();
+        assert!(attachment(&delivered, "statement.txt") == *bytes, "{user}'s own statement");
+    }
+    let lines = debian.filter_log_lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+}
+
+#[test]
+fn debian_unsplit_maildir_home() {
+    maildir_home(false);
+}
+
+#[test]
+fn debian_split_maildir_home() {
+    maildir_home(true);
+}
+
+/// The routing table in the README: which of Debian's transports carries mail to another
+/// domain and to a local user, for each `dc_eximconfig_configtype` (unsplit, the default;
+/// the split files are the same routers).
+#[test]
+fn debian_transport_per_configtype() {
+    if should_skip() {
+        return;
+    }
+    let local = format!("daemon@{LOCAL_DOMAIN}");
+    for (configtype, remote, local_user) in [
+        ("internet", ("hubbed_hosts", "remote_smtp"), ("local_user", "mail_spool")),
+        ("smarthost", ("smarthost", "remote_smtp_smarthost"), ("local_user", "mail_spool")),
+        (
+            "satellite",
+            ("smarthost", "remote_smtp_smarthost"),
+            // A local user's mail is redirected to dc_readhost (hub_user), then to the
+            // smarthost.
+            ("smarthost", "remote_smtp_smarthost"),
+        ),
+        ("local", ("", ""), ("local_user", "mail_spool")),
+    ] {
+        let debian =
+            Debian::new(Settings { split: false, configtype, localdelivery: "mail_spool" });
+        debian.activate("");
+        let (router, transport) = debian.route("user@example.test");
+        if remote.0.is_empty() {
+            assert!(router.is_empty(), "{configtype}: {router} {transport}");
+            assert!(transport.contains("Mailing to remote domains not supported"), "{transport}");
+        } else {
+            assert_eq!((router.as_str(), transport.as_str()), remote, "{configtype}");
+        }
+        let (router, transport) = debian.route(&local);
+        assert_eq!((router.as_str(), transport.as_str()), local_user, "{configtype}");
+        // hubbed_hosts comes before every other remote router, in every type.
+        fs::write(debian.etc.join("hubbed_hosts"), "hub.test: 192.0.2.25\n").unwrap();
+        let hubbed = debian.route("user@hub.test");
+        assert_eq!(hubbed, ("hubbed_hosts".into(), "remote_smtp".into()), "{configtype}");
+        if configtype == "internet" {
+            // Without a hubbed_hosts entry the domain goes through dnslookup, also remote_smtp.
+            let (router, transport) = debian.route("user@example.test");
+            assert!(
+                router == "dnslookup"
+                    || transport.contains("Unrouteable")
+                    || transport.contains("unrouteable"),
+                "{router} {transport}"
+            );
+        }
+    }
+    // dc_localdelivery picks LOCAL_DELIVERY.
+    let debian = Debian::new(Settings {
+        split: false,
+        configtype: "internet",
+        localdelivery: "maildir_home",
+    });
+    debian.activate("maildir_home");
+    assert_eq!(debian.route(&local), ("local_user".into(), "maildir_home".into()));
+}
+
+/// `$local_part_data@$domain_data` on Debian's remote routers (hubbed_hosts, smarthost) is
+/// `@`: a filter given it (`--var`) refuses every message, as the README says.
+#[test]
+fn debian_remote_routers_set_no_local_part_data() {
+    if should_skip() {
+        return;
+    }
+    for (configtype, transport) in
+        [("internet", "remote_smtp"), ("smarthost", "remote_smtp_smarthost")]
+    {
+        let debian = Debian::new(Settings { split: true, configtype, localdelivery: "mail_spool" });
+        let extra = " --var at=$local_part_data@$domain_data";
+        debian.activate_with("", extra);
+        let id = debian.exim.submit(SENDER, &["user@example.test"], &message("plain.eml"));
+        debian.exim.deliver(&id);
+        assert!(debian.exim.is_queued(&id), "{configtype}: deferred\n{}", debian.exim.report());
+        assert!(debian.exim.mainlog().contains(&format!("T={transport} defer (-24)")));
+        let lines = debian.filter_log_lines();
+        // smarthost sets neither; hubbed_hosts sets $domain_data to the host list it looked up.
+        let value = match configtype {
+            "smarthost" => "\"@\"".to_string(),
+            _ => format!("\"@127.0.0.1::{}\"", debian.sink.port()),
+        };
+        let reason = format!("variable at: value {value} refused");
+        assert!(lines.len() == 1 && lines[0].contains(&reason), "{reason}: {lines:?}");
+    }
+}
+
+/// The README's warnings: a transport pasted as a new file under `conf.d/` is ignored by the
+/// unsplit configuration (the mail goes out with its placeholder), and breaks the split one
+/// (`update-exim4.conf --check` exits 1; installed anyway, even local submission fails).
+#[test]
+fn debian_pasted_transport_is_ignored_or_breaks() {
+    if should_skip() {
+        return;
+    }
+    let pasted = format!(
+        "remote_smtp:\n  driver = smtp\n  transport_filter = {} --root /nonexistent\n",
+        filter_program()
+    );
+    for split in [false, true] {
+        let debian =
+            Debian::new(Settings { split, configtype: "internet", localdelivery: "mail_spool" });
+        fs::write(debian.etc.join("conf.d/transport/40_mimeinject"), &pasted).unwrap();
+        let etc = debian.etc.to_str().unwrap();
+        let conf = debian.exim.conf().to_str().unwrap();
+        let check = run(
+            Command::new(UPDATE).args(["--check", "-d", etc, "-o", conf]),
+            b"",
+            Duration::from_secs(60),
+        );
+        let generate =
+            run(Command::new(UPDATE).args(["-d", etc, "-o", conf]), b"", Duration::from_secs(60));
+        generate.assert_success("update-exim4.conf -o (which does not check)");
+        let generated = fs::read_to_string(conf).unwrap();
+        if split {
+            assert!(!check.status.success(), "--check refuses two remote_smtp");
+            assert!(
+                String::from_utf8_lossy(&check.stderr)
+                    .contains("two transports called \"remote_smtp\""),
+                "{check:?}"
+            );
+            let submit = debian.exim.exim(
+                &["-odq", "-oi", "-f", SENDER, "--", "user@example.test"],
+                b"Subject: x\n\nx\n",
+            );
+            assert!(!submit.status.success(), "local submission fails with that configuration");
+        } else {
+            check.assert_success("update-exim4.conf --check");
+            assert!(!generated.contains("--root /nonexistent"), "the conf.d file is ignored");
+            sample_root(&debian);
+            let id = debian.exim.submit(SENDER, &["user@example.test"], &message("invoice.eml"));
+            debian.exim.deliver(&id);
+            let got = debian.received("user@example.test");
+            assert_eq!(got.len(), 1, "delivered unfiltered\n{}", debian.exim.report());
+            assert!(
+                support::contains(&got[0], b"application/x-mimeinject"),
+                "the placeholder went out"
+            );
+        }
+    }
+}
+
+/// Debian's DKIM macros (the README's `exim/debian-dkim.macros`, in
+/// `conf.d/main/000_localmacros` of the split configuration): `remote_smtp` signs what the
+/// filter wrote, the signature verifies at the receiver and the attachment is the file;
+/// `remote_smtp_smarthost` reads no DKIM macro.
+#[test]
+fn debian_dkim_macros_sign_the_filtered_message() {
+    if should_skip() || support::should_skip(dkim::missing()) {
+        return;
+    }
+    let debian =
+        Debian::new(Settings { split: true, configtype: "internet", localdelivery: "mail_spool" });
+    let key = dkim::Key::new(debian.exim.dir());
+    let macros = recipe("exim/debian-dkim.macros");
+    for s in ["example.com", "mail2026", "/etc/exim4/dkim/example.com-mail2026.key"] {
+        assert!(macros.contains(s), "the recipe has {s}");
+    }
+    let macros = macros
+        .replace("/etc/exim4/dkim/example.com-mail2026.key", key.private.to_str().unwrap())
+        .replace("example.com", REMOTE_DOMAIN);
+    fs::write(debian.etc.join("conf.d/main/000_localmacros"), macros).unwrap();
+    debian.activate("");
+    let bp = debian.exim.exim(&["-bP", "transport", "remote_smtp_smarthost"], b"");
+    assert!(
+        !String::from_utf8_lossy(&bp.stdout)
+            .lines()
+            .any(|l| l.starts_with("dkim_domain = ") && l.len() > "dkim_domain = ".len()),
+        "the smarthost transport does not sign"
+    );
+
+    sample_root(&debian);
+    let id = debian.exim.submit(SENDER, &["customer@example.test"], &message("invoice.eml"));
+    debian.exim.deliver(&id);
+    let messages = debian.sink.messages();
+    assert_eq!(messages.len(), 1, "{}", debian.exim.report());
+    let verdicts = key.verify(&messages[0].wire, REMOTE_DOMAIN, "mail2026");
+    assert_eq!(verdicts, [format!("d={REMOTE_DOMAIN} s=mail2026 pass")]);
+    let pdf = fs::read(testdata().join("files/invoices/inv-42.pdf")).unwrap();
+    assert!(attachment(&messages[0].data, "Invoice 42.pdf") == pdf, "the invoice");
+}
