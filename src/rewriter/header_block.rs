@@ -1,0 +1,227 @@
+//! Header blocks: their fields, unfolding, and deciding from them what a part is.
+
+use std::ops::Range;
+
+use memchr::memchr;
+
+use super::structure::{check_boundary, classify, Frame};
+use super::stub::Pending;
+use super::{starts_with_ci, trim, Next, PartCtx, Rewriter, State, STUB_TYPE};
+use crate::encode::Eol;
+use crate::error::Error;
+use crate::params;
+use crate::placeholder::Form;
+
+/// One header field of a held block.
+#[derive(Debug)]
+struct Field {
+    /// The whole field, continuation lines and line ending included.
+    span: Range<usize>,
+    /// The length of the name.
+    name_len: usize,
+}
+
+impl Field {
+    fn name<'h>(&self, held: &'h [u8]) -> &'h [u8] {
+        trim(&held[self.span.start..self.span.start + self.name_len])
+    }
+
+    /// The field body after the colon, line endings of folding (LF or CRLF) removed. A bare
+    /// CR is not a line break and stays: dropping it would make `x-mime<CR>inject` read as
+    /// the stub type.
+    fn unfolded(&self, held: &[u8]) -> Vec<u8> {
+        let body = &held[self.span.start + self.name_len + 1..self.span.end];
+        let mut out = Vec::with_capacity(body.len());
+        for (i, &b) in body.iter().enumerate() {
+            match b {
+                b'\n' => {}
+                b'\r' if body.get(i + 1) == Some(&b'\n') => {}
+                _ => out.push(b),
+            }
+        }
+        out
+    }
+}
+
+/// The fields of a header block; lines without a colon are skipped.
+fn fields(held: &[u8]) -> Vec<Field> {
+    let mut out: Vec<Field> = Vec::new();
+    let mut pos = 0;
+    while pos < held.len() {
+        let end = memchr(b'\n', &held[pos..]).map_or(held.len(), |i| pos + i + 1);
+        let line = &held[pos..end];
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(last) = out.last_mut() {
+                if last.span.end == pos {
+                    last.span.end = end;
+                }
+            }
+        } else if let Some(colon) = memchr(b':', line) {
+            out.push(Field { span: pos..end, name_len: colon });
+        }
+        pos = end;
+    }
+    out
+}
+
+impl Rewriter {
+    /// Collects header lines into `held` until the blank line.
+    pub(super) fn headers(&mut self, input: &[u8], eof: bool, ctx: PartCtx) -> Result<Next, Error> {
+        let limit = self.config.limits.header_bytes;
+        let mut pos = 0;
+        let end_headers = |this: &mut Self, consumed: usize| {
+            this.end_headers(ctx, consumed).map_err(|e| e.at(this.block_start))
+        };
+        loop {
+            if self.held.is_empty() {
+                self.block_start = self.cursor + pos as u64;
+            }
+            let rest = &input[pos..];
+            let line_len = match memchr(b'\n', rest) {
+                Some(i) => i + 1,
+                None if eof && !rest.is_empty() => rest.len(),
+                None if eof => return end_headers(self, pos),
+                None => {
+                    if self.held.len() + rest.len() > limit {
+                        return self.lose_structure(pos, "header block too long");
+                    }
+                    return Ok(Next::NeedInput(pos));
+                }
+            };
+            let line = &rest[..line_len];
+            if self.eol.is_none() {
+                self.eol = Some(if line.ends_with(b"\r\n") { Eol::CrLf } else { Eol::Lf });
+            }
+            if self.held.len() + line.len() > limit {
+                return self.lose_structure(pos, "header block too long");
+            }
+            if line == b"\n" || line == b"\r\n" {
+                self.held.extend_from_slice(line);
+                return end_headers(self, pos + line_len);
+            }
+            if line.starts_with(b"--") && classify(line, &self.stack).is_some() {
+                // A delimiter before any blank line: the part had headers only.
+                return end_headers(self, pos);
+            }
+            self.held.extend_from_slice(line);
+            pos += line_len;
+        }
+    }
+
+    /// Decides what the part whose header block is in `held` is.
+    pub(super) fn end_headers(&mut self, ctx: PartCtx, consumed: usize) -> Result<Next, Error> {
+        self.at_line_start = true;
+        if ctx.top && self.config.edits_headers() {
+            self.edit_top_headers();
+        }
+        let fields = fields(&self.held);
+        let named = |name: &str| {
+            let held = &self.held;
+            fields
+                .iter()
+                .filter(|f| f.name(held).eq_ignore_ascii_case(name.as_bytes()))
+                .map(|f| f.unfolded(held))
+                .collect::<Vec<_>>()
+        };
+        let types = named("content-type");
+        let cte = named("content-transfer-encoding").into_iter().next();
+        let has_mime_version = !named("mime-version").is_empty();
+        let kept: Vec<Range<usize>> = fields
+            .iter()
+            .filter(|f| {
+                let n = f.name(&self.held);
+                !["content-type", "content-disposition", "content-transfer-encoding"]
+                    .iter()
+                    .any(|k| n.eq_ignore_ascii_case(k.as_bytes()))
+            })
+            .map(|f| f.span.clone())
+            .collect();
+        let parsed = types.first().map(|v| params::parse_content_type(v));
+
+        let stub = self.config.attachments()
+            && match &parsed {
+                Some(Ok(ct)) => ct.media_type == STUB_TYPE,
+                Some(Err(_)) => starts_with_ci(trim(&types[0]), STUB_TYPE.as_bytes()),
+                None => false,
+            };
+        if stub {
+            if types.len() > 1 {
+                return Err(Error::placeholder("stub part has several Content-Type fields"));
+            }
+            let params = match &parsed {
+                Some(Ok(ct)) => ct.params.clone(),
+                Some(Err(e)) => return Err(Error::placeholder(e.to_string())),
+                None => unreachable!(),
+            };
+            if ctx.in_alternative {
+                return Err(Error::structure(
+                    "stub part directly inside multipart/alternative: clients would show the \
+                     attachment instead of the text; put it in multipart/mixed",
+                ));
+            }
+            let add_mime_version = ctx.top && !has_mime_version;
+            if self.offer(&params, Form::Stub)? {
+                self.pending = Some(Pending {
+                    placeholder: self.take_placeholder(),
+                    kept,
+                    add_mime_version,
+                    len: None,
+                });
+                self.state = State::Skip;
+                return Ok(Next::Attach(consumed));
+            }
+            // Unsigned, and the policy says leave it: an ordinary part.
+        }
+
+        let base64 = cte.is_some_and(|v| params::parse_mechanism(&v) == "base64");
+        let multipart = match &parsed {
+            Some(Ok(ct)) => ct.media_type.starts_with("multipart/"),
+            Some(Err(_)) => starts_with_ci(trim(&types[0]), b"multipart/"),
+            None => false,
+        };
+        if multipart {
+            let ct = match parsed {
+                Some(Ok(ct)) => ct,
+                _ => return self.lose_structure(consumed, "unparseable multipart Content-Type"),
+            };
+            let boundary = match ct.params.get("boundary") {
+                Some(b) if !b.is_empty() => b.as_bytes().to_vec(),
+                _ => return self.lose_structure(consumed, "multipart without a boundary"),
+            };
+            if self.stack.len() >= self.config.limits.depth {
+                return self.lose_structure(consumed, "multipart nesting too deep");
+            }
+            if let Some(d) = check_boundary(&boundary, &self.stack) {
+                self.defect.get_or_insert(d);
+            }
+            self.stack
+                .push(Frame { boundary, alternative: ct.media_type == "multipart/alternative" });
+            self.state = State::Body { base64: false };
+        } else {
+            self.state = State::Body { base64 };
+        }
+        self.out = std::mem::take(&mut self.held);
+        Ok(if self.out.is_empty() { Next::Drop(consumed) } else { Next::Emit(consumed) })
+    }
+
+    /// Runs the chain's header stages over the held top-level block.
+    pub(super) fn edit_top_headers(&mut self) {
+        let eol = self.eol();
+        let blank = if self.held.ends_with(b"\r\n\r\n") || self.held == b"\r\n" {
+            2
+        } else if self.held.ends_with(b"\n\n") || self.held == b"\n" {
+            1
+        } else {
+            0
+        };
+        let mut block = self.held[..self.held.len() - blank].to_vec();
+        if !block.is_empty() && !block.ends_with(b"\n") {
+            block.extend_from_slice(eol.as_bytes());
+        }
+        for stage in &self.config.stages {
+            stage.apply(&mut block, eol);
+        }
+        block.extend_from_slice(&self.held[self.held.len() - blank..]);
+        self.held = block;
+    }
+}

@@ -1,0 +1,110 @@
+//! Placeholders: reading a stub's or a body line's parameters, and writing the header of
+//! the part that replaces a stub.
+
+use std::ops::Range;
+
+use super::structure::classify;
+use super::{trim_eol, Next, Rewriter, BODY_LINE_PREFIX};
+use crate::encode::Eol;
+use crate::error::{Error, ErrorKind};
+use crate::headers::{write_attachment_headers, AttachmentHeaders};
+use crate::params::{self, Params};
+use crate::placeholder::{self, Form, Parsed, Placeholder};
+
+/// A placeholder found, waiting for the driver.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) placeholder: Placeholder,
+    /// Header fields of the stub to keep, as ranges of `held`.
+    pub(super) kept: Vec<Range<usize>>,
+    /// A top-level stub without `MIME-Version` gets one.
+    pub(super) add_mime_version: bool,
+    /// The file's length, once the driver has given it.
+    pub(super) len: Option<u64>,
+}
+
+impl Rewriter {
+    /// Reads a body-line placeholder, `line` (its line ending included). `None`: unsigned,
+    /// and to be left as an ordinary line.
+    pub(super) fn body_line(&mut self, line: &[u8]) -> Result<Option<Next>, Error> {
+        let limit = self.config.limits.line_bytes;
+        if line.len() > limit {
+            return Err(Error::limit("placeholder line bytes", limit as u64));
+        }
+        let text = trim_eol(&line[BODY_LINE_PREFIX.len()..]);
+        let params = params::parse_params(text).map_err(|e| Error::placeholder(e.to_string()))?;
+        if !self.offer(&params, Form::BodyLine)? {
+            return Ok(None);
+        }
+        self.pending = Some(Pending {
+            placeholder: self.take_placeholder(),
+            kept: Vec::new(),
+            add_mime_version: false,
+            len: None,
+        });
+        Ok(Some(Next::Attach(line.len())))
+    }
+
+    /// Writes the header of the part that replaces the pending stub into `generated`: the
+    /// attachment's content fields, the stub's other fields, the blank line.
+    pub(super) fn generate_stub_header(&mut self, eol: Eol, len: u64) -> Result<(), Error> {
+        let pending = self.pending.as_ref().expect("a pending stub");
+        let p = &pending.placeholder;
+        let h = AttachmentHeaders {
+            media_type: &p.media_type,
+            filename: &p.filename,
+            disposition: p.disposition,
+            size: len,
+        };
+        write_attachment_headers(&h, eol, &mut self.generated)
+            .map_err(|e| Error::placeholder(e.to_string()).at(self.offset))?;
+        for r in &pending.kept {
+            self.generated.extend_from_slice(&self.held[r.clone()]);
+        }
+        if pending.add_mime_version {
+            self.generated.extend_from_slice(b"MIME-Version: 1.0");
+            self.generated.extend_from_slice(eol.as_bytes());
+        }
+        self.generated.extend_from_slice(eol.as_bytes());
+        for line in self.generated.split(|&b| b == b'\n') {
+            if let Some((i, _)) = classify(line, &self.stack) {
+                let b = String::from_utf8_lossy(&self.stack[i].boundary).into_owned();
+                return Err(Error::structure(format!(
+                    "a generated header line would read as the boundary {b:?}"
+                ))
+                .at(self.offset));
+            }
+        }
+        if self.generated.split(|&b| b == b'\n').any(|l| l.len() > 999) {
+            return Err(
+                Error::placeholder("a generated header line exceeds 998 bytes").at(self.offset)
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads a placeholder's parameters. `Ok(false)`: unsigned, and to be left as is.
+    pub(super) fn offer(&mut self, params: &Params, form: Form) -> Result<bool, Error> {
+        if let Some(d) = &self.defect {
+            return Err(Error::structure(format!("placeholder in a message with a defect: {d}")));
+        }
+        self.found += 1;
+        if self.found > self.config.limits.placeholders {
+            return Err(Error::limit("placeholders", self.config.limits.placeholders as u64));
+        }
+        match placeholder::from_params(params, form, &self.config) {
+            Ok(Parsed::Valid(p)) => {
+                self.next_placeholder = Some(p);
+                Ok(true)
+            }
+            Ok(Parsed::Unsigned) => Ok(false),
+            Err((true, r)) => Err(Error::new(ErrorKind::Signature(r))),
+            Err((false, r)) => Err(Error::placeholder(r)),
+        }
+    }
+
+    /// The placeholder [`offer`](Self::offer) accepted.
+    pub(super) fn take_placeholder(&mut self) -> Placeholder {
+        self.next_placeholder.take().expect("offer accepted a placeholder")
+    }
+}
