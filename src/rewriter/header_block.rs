@@ -5,18 +5,16 @@ use std::ops::Range;
 use memchr::memchr;
 
 use super::structure::{check_boundary, classify, Frame};
-use super::stub::Pending;
-use super::{starts_with_ci, trim, Next, PartCtx, Rewriter, State, STUB_TYPE};
+use super::{starts_with_ci, trim, Next, PartCtx, Rewriter, State};
 use crate::encode::Eol;
 use crate::error::Error;
 use crate::params;
-use crate::placeholder::Form;
 
 /// One header field of a held block.
 #[derive(Debug)]
-struct Field {
+pub(super) struct Field {
     /// The whole field, continuation lines and line ending included.
-    span: Range<usize>,
+    pub(super) span: Range<usize>,
     /// The length of the name.
     name_len: usize,
 }
@@ -26,10 +24,15 @@ impl Field {
         trim(&held[self.span.start..self.span.start + self.name_len])
     }
 
+    /// Whether the field is named `name` (ASCII case-insensitive).
+    pub(super) fn is(&self, held: &[u8], name: &str) -> bool {
+        self.name(held).eq_ignore_ascii_case(name.as_bytes())
+    }
+
     /// The field body after the colon, line endings of folding (LF or CRLF) removed. A bare
     /// CR is not a line break and stays: dropping it would make `x-mime<CR>inject` read as
     /// the stub type.
-    fn unfolded(&self, held: &[u8]) -> Vec<u8> {
+    pub(super) fn unfolded(&self, held: &[u8]) -> Vec<u8> {
         let body = &held[self.span.start + self.name_len + 1..self.span.end];
         let mut out = Vec::with_capacity(body.len());
         for (i, &b) in body.iter().enumerate() {
@@ -41,6 +44,11 @@ impl Field {
         }
         out
     }
+}
+
+/// The bodies of the fields named `name`, unfolded, in order.
+pub(super) fn named(fields: &[Field], held: &[u8], name: &str) -> Vec<Vec<u8>> {
+    fields.iter().filter(|f| f.is(held, name)).map(|f| f.unfolded(held)).collect()
 }
 
 /// The fields of a header block; lines without a colon are skipped.
@@ -115,62 +123,13 @@ impl Rewriter {
             self.edit_top_headers();
         }
         let fields = fields(&self.held);
-        let named = |name: &str| {
-            let held = &self.held;
-            fields
-                .iter()
-                .filter(|f| f.name(held).eq_ignore_ascii_case(name.as_bytes()))
-                .map(|f| f.unfolded(held))
-                .collect::<Vec<_>>()
-        };
-        let types = named("content-type");
-        let cte = named("content-transfer-encoding").into_iter().next();
-        let has_mime_version = !named("mime-version").is_empty();
-        let kept: Vec<Range<usize>> = fields
-            .iter()
-            .filter(|f| {
-                let n = f.name(&self.held);
-                !["content-type", "content-disposition", "content-transfer-encoding"]
-                    .iter()
-                    .any(|k| n.eq_ignore_ascii_case(k.as_bytes()))
-            })
-            .map(|f| f.span.clone())
-            .collect();
+        let types = named(&fields, &self.held, "content-type");
+        let cte = named(&fields, &self.held, "content-transfer-encoding").into_iter().next();
         let parsed = types.first().map(|v| params::parse_content_type(v));
-
-        let stub = self.config.attachments()
-            && match &parsed {
-                Some(Ok(ct)) => ct.media_type == STUB_TYPE,
-                Some(Err(_)) => starts_with_ci(trim(&types[0]), STUB_TYPE.as_bytes()),
-                None => false,
-            };
-        if stub {
-            if types.len() > 1 {
-                return Err(Error::placeholder("stub part has several Content-Type fields"));
+        if self.config.attachments() {
+            if let Some(next) = self.stub_part(ctx, &fields, &types, &parsed, consumed)? {
+                return Ok(next);
             }
-            let params = match &parsed {
-                Some(Ok(ct)) => ct.params.clone(),
-                Some(Err(e)) => return Err(Error::placeholder(e.to_string())),
-                None => unreachable!(),
-            };
-            if ctx.in_alternative {
-                return Err(Error::structure(
-                    "stub part directly inside multipart/alternative: clients would show the \
-                     attachment instead of the text; put it in multipart/mixed",
-                ));
-            }
-            let add_mime_version = ctx.top && !has_mime_version;
-            if self.offer(&params, Form::Stub)? {
-                self.pending = Some(Pending {
-                    placeholder: self.take_placeholder(),
-                    kept,
-                    add_mime_version,
-                    len: None,
-                });
-                self.state = State::Skip;
-                return Ok(Next::Attach(consumed));
-            }
-            // Unsigned, and the policy says leave it: an ordinary part.
         }
 
         let base64 = cte.is_some_and(|v| params::parse_mechanism(&v) == "base64");

@@ -3,12 +3,14 @@
 
 use std::ops::Range;
 
+use super::header_block::{named, Field};
 use super::structure::classify;
-use super::{trim_eol, Next, Rewriter, BODY_LINE_PREFIX};
+use super::{starts_with_ci, trim, trim_eol, Next, PartCtx, Rewriter, State};
+use super::{BODY_LINE_PREFIX, STUB_TYPE};
 use crate::encode::Eol;
 use crate::error::{Error, ErrorKind};
 use crate::headers::{write_attachment_headers, AttachmentHeaders};
-use crate::params::{self, Params};
+use crate::params::{self, ContentDisposition, ContentType, ParamError, Params};
 use crate::placeholder::{self, Form, Parsed, Placeholder};
 
 /// A placeholder found, waiting for the driver.
@@ -24,6 +26,74 @@ pub(super) struct Pending {
 }
 
 impl Rewriter {
+    /// Looks at a part's header block for a stub. `Some`: what to do with the part, a stub
+    /// to attach; `None`: not a stub (or an unsigned one to be left as it is).
+    pub(super) fn stub_part(
+        &mut self,
+        ctx: PartCtx,
+        fields: &[Field],
+        types: &[Vec<u8>],
+        parsed: &Option<Result<ContentType, ParamError>>,
+        consumed: usize,
+    ) -> Result<Option<Next>, Error> {
+        let stub = match parsed {
+            Some(Ok(ct)) => ct.media_type == STUB_TYPE,
+            Some(Err(_)) => starts_with_ci(trim(&types[0]), STUB_TYPE.as_bytes()),
+            None => false,
+        };
+        if !stub {
+            return Ok(None);
+        }
+        if types.len() > 1 {
+            return Err(Error::placeholder("stub part has several Content-Type fields"));
+        }
+        let params = match parsed {
+            Some(Ok(ct)) => &ct.params,
+            Some(Err(e)) => return Err(Error::placeholder(e.to_string())),
+            None => unreachable!("a stub has a Content-Type"),
+        };
+        let dispositions = named(fields, &self.held, "content-disposition");
+        if dispositions.len() > 1 {
+            return Err(Error::placeholder("stub part has several Content-Disposition fields"));
+        }
+        let content_disposition = match dispositions.first() {
+            Some(body) => Some(
+                params::parse_content_disposition(body)
+                    .map_err(|e| Error::placeholder(format!("Content-Disposition: {e}")))?,
+            ),
+            None => None,
+        };
+        if ctx.in_alternative {
+            return Err(Error::structure(
+                "stub part directly inside multipart/alternative: clients would show the \
+                 attachment instead of the text; put it in multipart/mixed",
+            ));
+        }
+        let held = &self.held;
+        let kept: Vec<Range<usize>> = fields
+            .iter()
+            .filter(|f| {
+                !["content-type", "content-disposition", "content-transfer-encoding"]
+                    .iter()
+                    .any(|k| f.is(held, k))
+            })
+            .map(|f| f.span.clone())
+            .collect();
+        let add_mime_version = ctx.top && !fields.iter().any(|f| f.is(held, "mime-version"));
+        if !self.offer(params, content_disposition.as_ref(), Form::Stub)? {
+            // Unsigned, and the policy says leave it: an ordinary part.
+            return Ok(None);
+        }
+        self.pending = Some(Pending {
+            placeholder: self.take_placeholder(),
+            kept,
+            add_mime_version,
+            len: None,
+        });
+        self.state = State::Skip;
+        Ok(Some(Next::Attach(consumed)))
+    }
+
     /// Reads a body-line placeholder, `line` (its line ending included). `None`: unsigned,
     /// and to be left as an ordinary line.
     pub(super) fn body_line(&mut self, line: &[u8]) -> Result<Option<Next>, Error> {
@@ -33,7 +103,7 @@ impl Rewriter {
         }
         let text = trim_eol(&line[BODY_LINE_PREFIX.len()..]);
         let params = params::parse_params(text).map_err(|e| Error::placeholder(e.to_string()))?;
-        if !self.offer(&params, Form::BodyLine)? {
+        if !self.offer(&params, None, Form::BodyLine)? {
             return Ok(None);
         }
         self.pending = Some(Pending {
@@ -84,7 +154,12 @@ impl Rewriter {
     }
 
     /// Reads a placeholder's parameters. `Ok(false)`: unsigned, and to be left as is.
-    pub(super) fn offer(&mut self, params: &Params, form: Form) -> Result<bool, Error> {
+    pub(super) fn offer(
+        &mut self,
+        params: &Params,
+        content_disposition: Option<&ContentDisposition>,
+        form: Form,
+    ) -> Result<bool, Error> {
         if let Some(d) = &self.defect {
             return Err(Error::structure(format!("placeholder in a message with a defect: {d}")));
         }
@@ -92,7 +167,7 @@ impl Rewriter {
         if self.found > self.config.limits.placeholders {
             return Err(Error::limit("placeholders", self.config.limits.placeholders as u64));
         }
-        match placeholder::from_params(params, form, &self.config) {
+        match placeholder::from_params(params, content_disposition, form, &self.config) {
             Ok(Parsed::Valid(p)) => {
                 self.next_placeholder = Some(p);
                 Ok(true)

@@ -1,0 +1,207 @@
+//! The placeholder contract as mail libraries meet it, through the library at every split of
+//! the input: names from `Content-Disposition`, RFC 2047 words, disguised stubs, header lines
+//! that are not fields, signed mail, line endings, header order (issues 11 and 12).
+
+use mimeinject::{Config, ErrorKind, MemorySource};
+
+use crate::chunked::run_chunked;
+
+fn files() -> MemorySource {
+    let mut s = MemorySource::new();
+    s.insert("r/report.pdf", b"%PDF-1.4 report\n".to_vec());
+    s.insert("report.csv", b"a,b\n1,2\n".to_vec());
+    s.insert("a/archive.zip", b"PK\x03\x04zip".to_vec());
+    s
+}
+
+/// Runs `input` whole, split in two at every offset, and in small chunks; every way must
+/// give the same result, which is returned (errors as their one-line text).
+fn all_ways(config: &Config, input: &str) -> Result<String, String> {
+    let input = input.as_bytes();
+    let source = files();
+    let run = |chunk: &mut dyn FnMut(usize) -> usize| {
+        run_chunked(config, &source, input, chunk)
+            .map(|out| String::from_utf8(out).unwrap())
+            .map_err(|e| e.to_string())
+    };
+    let whole = run(&mut |_| usize::MAX / 2);
+    for split in 0..=input.len() {
+        let mut first = true;
+        let got = run(&mut |_| if std::mem::take(&mut first) { split } else { input.len() });
+        assert_eq!(got, whole, "split at {split}");
+    }
+    for size in [1, 3, 64] {
+        assert_eq!(run(&mut |_| size), whole, "chunks of {size}");
+    }
+    whole
+}
+
+fn deliver(input: &str) -> String {
+    all_ways(&Config::default(), input).unwrap_or_else(|e| panic!("{e}\n{input}"))
+}
+
+fn refuse(input: &str) -> String {
+    let err = all_ways(&Config::default(), input).expect_err(input);
+    assert!(!err.contains('\n'), "one line: {err:?}");
+    err
+}
+
+/// A multipart/mixed message with a text part and `part` (its header block and body).
+fn mixed(part: &str) -> String {
+    format!(
+        "From: a@example.test\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\
+         \n--b\nContent-Type: text/plain\n\nhello\n--b\n{part}--b--\n"
+    )
+}
+
+/// The generated header block of the attachment in `out` (from its Content-Type line to the
+/// blank line).
+fn attachment_header(out: &str) -> &str {
+    let start = out.rfind("--b\n").map(|i| i + 4).expect("a part");
+    let end = start + out[start..].find("\n\n").expect("a blank line");
+    &out[start..=end]
+}
+
+mod names {
+    use super::*;
+
+    #[test]
+    fn the_name_and_disposition_come_from_content_disposition() {
+        // What Python's add_attachment writes (case 19).
+        let out = deliver(&mixed(
+            "Content-Transfer-Encoding: base64\n\
+             Content-Disposition: attachment; filename=\"Report 2026.pdf\"\n\
+             Content-Type: application/x-mimeinject; path=\"r/report.pdf\"\n\
+             MIME-Version: 1.0\n\n\n",
+        ));
+        assert_eq!(
+            attachment_header(&out),
+            "Content-Type: application/pdf; name=\"Report 2026.pdf\"\n\
+             Content-Disposition: attachment; filename=\"Report 2026.pdf\"; size=16\n\
+             Content-Transfer-Encoding: base64\nMIME-Version: 1.0\n"
+        );
+        let out = deliver(&mixed(
+            "Content-Type: application/x-mimeinject; path=report.csv\n\
+             Content-Disposition: inline; filename*=UTF-8''Logo%20%C3%A4.csv\n\n",
+        ));
+        assert!(
+            attachment_header(&out).contains(
+                "Content-Disposition: inline; filename*=UTF-8''Logo%20%C3%A4.csv; size=8\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_content_type_parameters_win() {
+        let out = deliver(&mixed(
+            "Content-Type: application/x-mimeinject; path=report.csv; name=\"cid@x\";\n \
+             filename=\"Mine.csv\"; disposition=inline\n\
+             Content-Disposition: attachment; filename=\"Library.csv\"\n\n",
+        ));
+        let header = attachment_header(&out);
+        assert!(header.contains("Content-Disposition: inline; filename=\"Mine.csv\";"), "{out}");
+        assert!(!out.contains("Library.csv") && !out.contains("cid@x"), "{out}");
+    }
+
+    #[test]
+    fn several_or_unreadable_content_dispositions_are_refused() {
+        let stub = "Content-Type: application/x-mimeinject; path=report.csv\n";
+        let e = refuse(&mixed(&format!(
+            "{stub}Content-Disposition: attachment\nContent-Disposition: inline\n\n"
+        )));
+        assert!(e.contains("several Content-Disposition fields"), "{e}");
+        let e = refuse(&mixed(&format!("{stub}Content-Disposition: ; filename=x\n\n")));
+        assert!(e.contains("malformed placeholder: Content-Disposition:"), "{e}");
+        let e = refuse(&mixed(&format!("{stub}Content-Disposition: form-data\n\n")));
+        assert!(e.contains("neither attachment nor inline"), "{e}");
+    }
+
+    #[test]
+    fn encoded_words_are_decoded_in_filename_and_path() {
+        // Case 24 and the interop messages: B and Q words, in either field.
+        let out = deliver(&mixed(
+            "Content-Type: application/x-mimeinject; path=\"a/archive.zip\";\n \
+             filename=\"=?utf-8?B?5rWL6K+VLnppcA==?=\"\n\n",
+        ));
+        assert!(
+            attachment_header(&out).starts_with(
+                "Content-Type: application/zip; name=\"=?UTF-8?B?5rWL6K+VLnppcA==?=\"\n\
+                 Content-Disposition: attachment; filename*=UTF-8''%E6%B5%8B%E8%AF%95.zip;"
+            ),
+            "{out}"
+        );
+        let out = deliver(&mixed(
+            "Content-Type: application/x-mimeinject;\n path=\"=?utf-8?Q?report.csv?=\"\n\
+             Content-Disposition: attachment;\n filename=\"=?utf-8?Q?M=C3=A4rz?=\n \
+             =?utf-8?Q?_2026.csv?=\"\n\n",
+        ));
+        assert!(out.contains("filename*=UTF-8''M%C3%A4rz%202026.csv;"), "{out}");
+        assert!(out.contains("\nYSxiCjEsMgo=\n"), "the file of the decoded path: {out}");
+    }
+
+    #[test]
+    fn encoded_words_that_cannot_be_decoded_are_refused() {
+        for value in ["=?x-unknown?Q?a?=", "=?utf-8?Q?a=FF?=", "=?utf-8?B?*?="] {
+            let e = refuse(&mixed(&format!(
+                "Content-Type: application/x-mimeinject; path=report.csv; filename=\"{value}\"\n\n"
+            )));
+            assert!(e.starts_with("malformed placeholder: parameter \"filename\""), "{e}");
+        }
+    }
+
+    #[test]
+    fn v1_stubs_are_unchanged() {
+        // No Content-Disposition, no encoded-word: the v1 output, byte for byte.
+        let out = deliver(&mixed(
+            "Content-Type: application/x-mimeinject; path=r/report.pdf;\n \
+             filename=\"=?not a word?=.pdf\"\n\n",
+        ));
+        assert_eq!(
+            attachment_header(&out),
+            "Content-Type: application/pdf; name=\"=?UTF-8?B?PT9ub3QgYSB3b3JkPz0ucGRm?=\"\n\
+             Content-Disposition: attachment;\n \
+             filename*=UTF-8''%3D%3Fnot%20a%20word%3F%3D.pdf; size=16\n\
+             Content-Transfer-Encoding: base64\n"
+        );
+    }
+
+    #[test]
+    fn a_signed_stub_covers_the_name_from_content_disposition() {
+        let key = mimeinject::sign::SigningKey::from_bytes(b"0123456789abcdef").unwrap();
+        let config = Config::builder().key(key.clone()).build().unwrap();
+        let sig = |filename| {
+            key.sign(&mimeinject::sign::SignedFields {
+                path: "report.csv",
+                filename,
+                ..Default::default()
+            })
+        };
+        let part = |sig: String| {
+            mixed(&format!(
+                "Content-Type: application/x-mimeinject; path=report.csv; sig={sig}\n\
+                 Content-Disposition: attachment; filename=\"=?utf-8?Q?M=C3=A4rz.csv?=\"\n\n"
+            ))
+        };
+        let out = all_ways(&config, &part(sig(Some("M\u{e4}rz.csv")))).unwrap();
+        assert!(out.contains("filename*=UTF-8''M%C3%A4rz.csv;"), "{out}");
+        let e = all_ways(&config, &part(sig(None))).unwrap_err();
+        assert!(e.starts_with("placeholder signature: signature does not match"), "{e}");
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let input = mixed(
+            "Content-Type: application/x-mimeinject; path=report.csv\n\
+             Content-Disposition: attachment; filename=\"=?utf-8?Q?a=FF?=\"\n\n",
+        );
+        let err = mimeinject::rewrite(
+            &Config::default(),
+            &files(),
+            &mut input.as_bytes(),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Placeholder(_)), "{err}");
+    }
+}
