@@ -298,6 +298,33 @@ pub fn decode_encoded_words(value: &str) -> Result<String, ParamError> {
     Ok(out)
 }
 
+/// The decoded bytes of everything in `value` that has the form of an encoded-word, glued
+/// to other text or not, whether it decodes cleanly or not: for looking for a word, never
+/// for using the text.
+pub(crate) fn encoded_words_anywhere(value: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(start) = value[from..].find("=?").map(|i| from + i) {
+        // `=?charset?X?text?=`: the end is the `?=` after the third `?`.
+        let body = &value[start + 2..];
+        let mut qs = body.match_indices('?').map(|(i, _)| i);
+        let end = match (qs.next(), qs.next()) {
+            (Some(_), Some(second)) => body[second + 1..].find("?=").map(|e| second + 1 + e),
+            _ => None,
+        };
+        let Some(end) = end else {
+            from = start + 2;
+            continue;
+        };
+        let word = &value[start..start + 2 + end + 2];
+        if let Ok(Some((_, bytes))) = encoded_word(word) {
+            out.push(bytes);
+        }
+        from = start + 2;
+    }
+    out
+}
+
 /// `word` as an RFC 2047 encoded-word: its charset (the `*language` dropped) and its
 /// decoded bytes; `None` when it does not have the form of one.
 fn encoded_word(word: &str) -> Result<Option<(&str, Vec<u8>)>, ParamError> {

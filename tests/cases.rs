@@ -144,3 +144,64 @@ for p in m.walk():
     out.assert_success("python3 email");
     String::from_utf8(out.stdout).unwrap()
 }
+
+#[test]
+fn interop_disguised_stub_is_refused() {
+    if cases().is_none() || !bin::python3() {
+        return;
+    }
+    check("interop", "encoded-ct.eml", &["--expect", "refuse"]);
+}
+
+/// The reliability cases run with `--root testdata/files`: `check.py` takes the root from the
+/// case directory, so each message is judged from a temporary directory whose `root` points
+/// there.
+fn check_reliability(message: &str, args: &[&str]) -> String {
+    let dir = cases().expect("checked by the caller");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.join("reliability").join(message), tmp.path().join(message)).unwrap();
+    std::os::unix::fs::symlink(bin::testdata().join("files"), tmp.path().join("root")).unwrap();
+    let mut cmd = Command::new("python3");
+    cmd.arg(dir.join("check.py"))
+        .arg("--bin")
+        .arg(bin::path())
+        .arg("--case")
+        .arg(tmp.path())
+        .arg("--message")
+        .arg(message)
+        .args(args);
+    judged(cmd, message)
+}
+
+#[test]
+fn reliability_header_lines_that_are_not_fields_are_refused() {
+    if cases().is_none() || !bin::python3() {
+        return;
+    }
+    for message in
+        ["stub-header-invalid-field-name.eml", "stub-after-nonfield-line-left-unreplaced.eml"]
+    {
+        let report = check_reliability(message, &["--expect", "refuse"]);
+        assert!(report.contains("is not a field"), "{report}");
+    }
+}
+
+/// `mimeinject check` reports each of the refusals above as a failure.
+#[test]
+fn check_reports_disguised_stubs_and_lines_that_are_not_fields() {
+    let Some(dir) = cases() else { return };
+    let root = bin::testdata().join("files");
+    let files = [
+        dir.join("interop/encoded-ct.eml"),
+        dir.join("reliability/stub-header-invalid-field-name.eml"),
+        dir.join("reliability/stub-after-nonfield-line-left-unreplaced.eml"),
+    ];
+    for file in &files {
+        let (out, _) =
+            bin::run(&["check", "--root", root.to_str().unwrap(), file.to_str().unwrap()], b"");
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{}: {report}", file.display());
+        assert!(report.contains(": FAILED: "), "{report}");
+        assert!(!report.contains("no placeholder"), "{report}");
+    }
+}

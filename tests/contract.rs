@@ -205,3 +205,128 @@ mod names {
         assert!(matches!(err.kind(), ErrorKind::Placeholder(_)), "{err}");
     }
 }
+
+mod looks_like_a_stub {
+    use super::*;
+
+    #[test]
+    fn a_content_type_that_mentions_the_stub_type_but_is_not_one_is_refused() {
+        for ct in [
+            // Django, when a parameter is not ASCII (interop/encoded-ct.eml).
+            "=?utf-8?q?application/x-mimeinject=3B_path=3D=22report=2Ecsv=22?=",
+            // The same in base64: only the decoded value gives it away.
+            "=?utf-8?b?YXBwbGljYXRpb24veC1taW1laW5qZWN0OyBwYXRoPXJlcG9ydC5jc3Y=?=",
+            // Glued to other text, which RFC 2047 does not allow and a stub needs no more.
+            "text/plain; name==?utf-8?b?eC1taW1laW5qZWN0?=",
+            "\"application/x-mimeinject\"; path=report.csv",
+            "application/x-mimeinject-v2; path=report.csv",
+            "application/X-MIMEINJECT.stub; path=report.csv",
+        ] {
+            let e = refuse(&mixed(&format!("Content-Type: {ct}\n\n")));
+            assert!(e.contains("mentions x-mimeinject but does not read as a stub"), "{ct}: {e}");
+        }
+        // A stub and a second Content-Type: refused as before.
+        let e = refuse(&mixed(
+            "Content-Type: application/x-mimeinject; path=report.csv\nContent-Type: text/plain\n\n",
+        ));
+        assert!(e.contains("several Content-Type fields"), "{e}");
+    }
+
+    #[test]
+    fn without_the_attachments_stage_nothing_is_refused() {
+        let config = Config::builder()
+            .stages(vec![mimeinject::Stage::AddHeader("X-A: 1".into())])
+            .build()
+            .unwrap();
+        let input = mixed("Content-Type: =?utf-8?q?application/x-mimeinject?=\n\n");
+        let out = all_ways(&config, &input).unwrap();
+        assert_eq!(out, input.replacen("\n\n", "\nX-A: 1\n\n", 1));
+    }
+}
+
+mod header_lines_that_are_not_fields {
+    use super::*;
+
+    #[test]
+    fn in_a_stub_the_stub_is_refused() {
+        // reliability/stub-header-invalid-field-name.eml
+        let e =
+            refuse(&mixed("Content-Type: application/x-mimeinject; path=report.csv\nX Y: z\n\n"));
+        assert_eq!(
+            e,
+            "MIME structure: placeholder in a message with a defect: the header line \"X Y: z\" \
+             is not a field (at byte 124)"
+        );
+        for line in ["no colon at all", ": empty name", "Na\u{e9}me: x", "Tab\there: x"] {
+            let e = refuse(&mixed(&format!(
+                "Content-Type: application/x-mimeinject; path=report.csv\n{line}\n\n"
+            )));
+            assert!(e.contains("is not a field"), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_header_block_that_runs_into_a_delimiter_is_refused() {
+        // reliability/stub-after-nonfield-line-left-unreplaced.eml
+        let e = refuse(
+            "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=m\n\n--m\n\
+             Content-Type: multipart/alternative; boundary=a\n--a\n\
+             Content-Type: application/x-mimeinject; path=report.csv\n\n--a--\n--m--\n",
+        );
+        assert!(e.contains("the header line \"--a\" is not a field"), "{e}");
+    }
+
+    #[test]
+    fn anywhere_in_the_message_any_placeholder_is_refused() {
+        // In another part's header, and in the message's own header.
+        let e = refuse(&mixed(
+            "Content-Type: text/plain\nbroken line\n\nx\n--b\n\
+             Content-Type: application/x-mimeinject; path=report.csv\n\n",
+        ));
+        assert!(e.contains("\"broken line\" is not a field"), "{e}");
+        let e =
+            refuse(&mixed("Content-Type: application/x-mimeinject; path=report.csv\n\n").replacen(
+                "From: a@example.test\n",
+                "From: a@example.test\n  \nbroken\n",
+                1,
+            ));
+        assert!(e.contains("\"broken\" is not a field"), "{e}");
+        // A continuation line with nothing to continue.
+        let e = refuse(
+            "  orphan continuation\nContent-Type: application/x-mimeinject; path=report.csv\n\n",
+        );
+        assert!(e.contains("\"  orphan continuation\" is not a field"), "{e}");
+        // A body-line placeholder too.
+        let e = refuse(&mixed(
+            "Content-Type: text/csv\nContent-Transfer-Encoding: base64\nX Y: z\n\n\
+             mimeinject: path=report.csv\n",
+        ));
+        assert!(e.contains("is not a field"), "{e}");
+    }
+
+    #[test]
+    fn without_a_placeholder_the_message_passes_byte_identical() {
+        for input in [
+            mixed("Content-Type: text/plain\nX Y: z\n\nbody\n"),
+            "From nobody Mon Jan  1 00:00:00 2026\nnot a field\nSubject: s\n\nbody\n".to_owned(),
+            "  orphan\nSubject: s\n\nbody\n".to_owned(),
+            mixed("Content-Type: application/pdf\n--b-not-a-delimiter\n\nbody\n"),
+        ] {
+            assert_eq!(deliver(&input), input);
+        }
+    }
+
+    #[test]
+    fn an_mbox_envelope_line_at_the_top_is_kept_and_is_no_defect() {
+        let input = format!(
+            "From sender@example.test Mon Nov 30 10:00:00 2026\n{}",
+            mixed("Content-Type: application/x-mimeinject; path=report.csv\n\n")
+        );
+        let out = deliver(&input);
+        assert!(out.starts_with("From sender@example.test Mon Nov 30 10:00:00 2026\nFrom: a@"));
+        assert!(out.contains("\nYSxiCjEsMgo=\n"), "{out}");
+        // Only as the message's first line.
+        let e = refuse(&input.replacen("From sender", "Subject: s\nFrom sender", 1));
+        assert!(e.contains("is not a field"), "{e}");
+    }
+}

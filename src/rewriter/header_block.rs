@@ -5,7 +5,7 @@ use std::ops::Range;
 use memchr::memchr;
 
 use super::structure::{check_boundary, classify, Frame};
-use super::{starts_with_ci, trim, Next, PartCtx, Rewriter, State};
+use super::{starts_with_ci, trim, trim_eol, Next, PartCtx, Rewriter, State};
 use crate::encode::Eol;
 use crate::error::Error;
 use crate::params;
@@ -51,25 +51,70 @@ pub(super) fn named(fields: &[Field], held: &[u8], name: &str) -> Vec<Vec<u8>> {
     fields.iter().filter(|f| f.is(held, name)).map(|f| f.unfolded(held)).collect()
 }
 
-/// The fields of a header block; lines without a colon are skipped.
-fn fields(held: &[u8]) -> Vec<Field> {
+/// The fields of a header block, and the first line that is neither a field, nor the
+/// continuation of one, nor the blank line that ends the block.
+///
+/// A field starts with a name of printable ASCII other than `:`, then `:` (RFC 5322 §2.2;
+/// white space before the colon is the obsolete syntax of §4.5 and is accepted). A line
+/// like `X Y: z` or `--boundary` is not a field: every parser reads it differently (Python's
+/// `email` takes it as the start of the body), so it is never copied into a generated
+/// header, and it makes the structure around it unsafe to change.
+///
+/// One exception, in the message's own header (`top`): a first line starting with `From `
+/// is the Unix mbox envelope line (Postfix's pipe(8) writes it with `flags=F`; Python's
+/// `email` keeps it as the "unixfrom"). It is kept where it is, as if it were a field.
+pub(super) fn fields(held: &[u8], top: bool) -> (Vec<Field>, Option<Range<usize>>) {
     let mut out: Vec<Field> = Vec::new();
+    let mut not_field = None;
     let mut pos = 0;
+    if top && held.starts_with(b"From ") {
+        let end = memchr(b'\n', held).map_or(held.len(), |i| i + 1);
+        // No name: it is never taken for any field.
+        out.push(Field { span: 0..end, name_len: 0 });
+        pos = end;
+    }
     while pos < held.len() {
         let end = memchr(b'\n', &held[pos..]).map_or(held.len(), |i| pos + i + 1);
         let line = &held[pos..end];
         if line[0] == b' ' || line[0] == b'\t' {
-            if let Some(last) = out.last_mut() {
-                if last.span.end == pos {
-                    last.span.end = end;
+            match out.last_mut() {
+                Some(last) if last.span.end == pos => last.span.end = end,
+                // A continuation of a line that is not a field belongs to that line.
+                Some(_) if not_field.is_some() => {}
+                _ => {
+                    not_field.get_or_insert(pos..end);
                 }
             }
-        } else if let Some(colon) = memchr(b':', line) {
-            out.push(Field { span: pos..end, name_len: colon });
+        } else if trim_eol(line).is_empty() {
+            // The blank line that ends the block.
+        } else {
+            match memchr(b':', line) {
+                Some(colon) if is_field_name(&line[..colon]) => {
+                    out.push(Field { span: pos..end, name_len: colon });
+                }
+                _ => {
+                    not_field.get_or_insert(pos..end);
+                }
+            }
         }
         pos = end;
     }
-    out
+    (out, not_field)
+}
+
+/// RFC 5322 `field-name`: one or more printable ASCII characters other than `:`, here with
+/// the obsolete white space before the colon (RFC 5322 §4.5).
+fn is_field_name(name: &[u8]) -> bool {
+    let name = name.trim_ascii_end();
+    !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b))
+}
+
+/// How a line that is not a field is named in a one-line reason.
+fn shown(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(trim_eol(line));
+    let short: String = text.chars().take(60).collect();
+    let more = if short.len() < text.len() { "..." } else { "" };
+    format!("{short:?}{more}")
 }
 
 impl Rewriter {
@@ -122,7 +167,11 @@ impl Rewriter {
         if ctx.top && self.config.edits_headers() {
             self.edit_top_headers();
         }
-        let fields = fields(&self.held);
+        let (fields, not_field) = fields(&self.held, ctx.top);
+        if let Some(line) = not_field {
+            let line = shown(&self.held[line]);
+            self.defect.get_or_insert_with(|| format!("the header line {line} is not a field"));
+        }
         let types = named(&fields, &self.held, "content-type");
         let cte = named(&fields, &self.held, "content-transfer-encoding").into_iter().next();
         let parsed = types.first().map(|v| params::parse_content_type(v));

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use super::header_block::{named, Field};
 use super::structure::classify;
-use super::{starts_with_ci, trim, trim_eol, Next, PartCtx, Rewriter, State};
+use super::{find_ci, starts_with_ci, trim, trim_eol, Next, PartCtx, Rewriter, State};
 use super::{BODY_LINE_PREFIX, STUB_TYPE};
 use crate::encode::Eol;
 use crate::error::{Error, ErrorKind};
@@ -25,6 +25,18 @@ pub(super) struct Pending {
     pub(super) len: Option<u64>,
 }
 
+/// The ASCII text that gives a stub away, in any case.
+const STUB_MARK: &[u8] = b"x-mimeinject";
+
+/// Whether a Content-Type field body mentions the stub type, as written or inside RFC 2047
+/// encoded-words (Django writes the whole value as one when a parameter is not ASCII).
+fn mentions_stub_type(body: &[u8]) -> bool {
+    find_ci(body, STUB_MARK).is_some()
+        || params::encoded_words_anywhere(&String::from_utf8_lossy(body))
+            .iter()
+            .any(|w| find_ci(w, STUB_MARK).is_some())
+}
+
 impl Rewriter {
     /// Looks at a part's header block for a stub. `Some`: what to do with the part, a stub
     /// to attach; `None`: not a stub (or an unsigned one to be left as it is).
@@ -41,7 +53,21 @@ impl Rewriter {
             Some(Err(_)) => starts_with_ci(trim(&types[0]), STUB_TYPE.as_bytes()),
             None => false,
         };
+        let mentioned = types.iter().any(|t| mentions_stub_type(t));
+        if mentioned {
+            if let Some(d) = &self.defect {
+                return Err(Error::structure(format!(
+                    "placeholder in a message with a defect: {d}"
+                )));
+            }
+        }
         if !stub {
+            if mentioned {
+                return Err(Error::placeholder(
+                    "a Content-Type mentions x-mimeinject but does not read as a stub \
+                     (write it unencoded: application/x-mimeinject; path=...)",
+                ));
+            }
             return Ok(None);
         }
         if types.len() > 1 {
