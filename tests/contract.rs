@@ -330,3 +330,145 @@ mod header_lines_that_are_not_fields {
         assert!(e.contains("is not a field"), "{e}");
     }
 }
+
+mod signed_mail {
+    use super::*;
+
+    fn smime(inner: &str) -> String {
+        format!(
+            "MIME-Version: 1.0\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\n \
+             micalg=sha-256; boundary=s\n\n--s\n{inner}--s\n\
+             Content-Type: application/pkcs7-signature; name=smime.p7s\n\
+             Content-Transfer-Encoding: base64\n\nMIIB\n--s--\n"
+        )
+    }
+
+    const STUB: &str = "Content-Type: application/x-mimeinject; path=report.csv\n\n";
+
+    #[test]
+    fn a_stub_inside_multipart_signed_or_encrypted_is_refused() {
+        // Case 14: directly, and deeper inside the signed half.
+        let e = refuse(&smime(STUB));
+        assert!(
+            e.starts_with(
+                "signed message: placeholder inside multipart/signed: replacing it would break \
+                 the signature; attach the file before signing (at byte "
+            ),
+            "{e}"
+        );
+        let nested = format!(
+            "Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/plain\n\nx\n\
+             --m\n{STUB}--m--\n"
+        );
+        assert!(refuse(&smime(&nested)).contains("inside multipart/signed"));
+        let encrypted = format!(
+            "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; \
+             boundary=e\n\n--e\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--e\n\
+             {STUB}--e--\n"
+        );
+        let e = refuse(&encrypted);
+        assert!(e.contains("inside multipart/encrypted: replacing it would break the encrypted"));
+    }
+
+    #[test]
+    fn a_body_line_inside_signed_or_pkcs7_data_is_refused() {
+        let line = "Content-Type: text/csv\nContent-Transfer-Encoding: base64\n\n\
+                    mimeinject: path=report.csv\n";
+        assert!(refuse(&smime(line)).contains("inside multipart/signed"));
+        for ty in ["application/pkcs7-mime; smime-type=enveloped-data", "Application/X-PKCS7-MIME"]
+        {
+            let e = refuse(&format!(
+                "MIME-Version: 1.0\nContent-Type: {ty}\nContent-Transfer-Encoding: base64\n\n\
+                 MIIB\nmimeinject: path=report.csv\n"
+            ));
+            assert!(e.contains("body-line placeholder inside application/pkcs7-mime"), "{e}");
+        }
+        // Outside the signed part, the same line is replaced.
+        let out = deliver(&mixed(line.trim_start_matches('\n')));
+        assert!(out.contains("\nYSxiCjEsMgo=\n"), "{out}");
+    }
+
+    #[test]
+    fn a_dkim_or_arc_signed_message_with_a_placeholder_is_refused() {
+        for field in ["DKIM-Signature", "ARC-Message-Signature", "ARC-Seal", "dkim-signature"] {
+            let input =
+                format!("{field}: v=1; a=rsa-sha256; d=example.test;\n b=AAAA\n{}", mixed(STUB));
+            let e = refuse(&input);
+            let canonical = if field == "dkim-signature" { "DKIM-Signature" } else { field };
+            assert!(
+                e.starts_with(&format!(
+                    "signed message: the message carries a {canonical}, which replacing the \
+                     placeholder would break; sign at the MTA's transport instead, or remove \
+                     the stale signature (--strip-header {canonical})"
+                )),
+                "{e}"
+            );
+            // Single-part: the message is the stub.
+            let single = format!("{field}: v=1\nFrom: a@example.test\n{STUB}");
+            assert!(refuse(&single).contains("carries a"));
+        }
+    }
+
+    #[test]
+    fn stripping_the_stale_signature_makes_it_deliverable() {
+        let input = format!("DKIM-Signature: v=1; d=example.test;\n b=AAAA\n{}", mixed(STUB));
+        let config = Config::builder()
+            .stages(vec![
+                mimeinject::Stage::Attachments,
+                mimeinject::Stage::StripHeader("DKIM-Signature".into()),
+            ])
+            .build()
+            .unwrap();
+        let out = all_ways(&config, &input).unwrap();
+        assert!(out.starts_with("From: a@example.test\n"), "{out}");
+        assert!(out.contains("\nYSxiCjEsMgo=\n"), "{out}");
+        // A signature only inside an attached message, or in a part header, is not the
+        // message's own.
+        let inner = mixed(&format!(
+            "Content-Type: message/rfc822\n\nDKIM-Signature: v=1\nSubject: s\n\nx\n--b\n{STUB}"
+        ));
+        assert!(deliver(&inner).contains("\nYSxiCjEsMgo=\n"));
+        let part = mixed(&format!("DKIM-Signature: v=1\n{STUB}"));
+        assert!(deliver(&part).contains("\nYSxiCjEsMgo=\n"));
+    }
+
+    #[test]
+    fn signed_mail_without_a_placeholder_passes_byte_identical() {
+        for input in [
+            smime("Content-Type: text/plain\n\nsigned text\n"),
+            format!("DKIM-Signature: v=1; b=AAAA\n{}", mixed("Content-Type: text/plain\n\nx\n")),
+            "Content-Type: application/pkcs7-mime\nContent-Transfer-Encoding: base64\n\nMIIB\n"
+                .to_owned(),
+            // A placeholder-looking text line in a signed text part is text.
+            smime("Content-Type: text/plain\n\nmimeinject: path=report.csv\n"),
+        ] {
+            assert_eq!(deliver(&input), input);
+        }
+    }
+
+    #[test]
+    fn an_unsigned_stub_left_as_it_is_breaks_nothing() {
+        // With a key and --unsigned=pass, an unsigned stub is not honoured: nothing changes,
+        // so nothing is refused.
+        let key = mimeinject::sign::SigningKey::from_bytes(b"0123456789abcdef").unwrap();
+        let config =
+            Config::builder().key(key).unsigned(mimeinject::UnsignedPolicy::Pass).build().unwrap();
+        let input = smime(STUB);
+        assert_eq!(all_ways(&config, &input).unwrap(), input);
+        let input = format!("DKIM-Signature: v=1\n{}", mixed(STUB));
+        assert_eq!(all_ways(&config, &input).unwrap(), input);
+    }
+
+    #[test]
+    fn the_error_kind_is_signed() {
+        let input = smime(STUB);
+        let err = mimeinject::rewrite(
+            &Config::default(),
+            &files(),
+            &mut input.as_bytes(),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Signed(_)), "{err}");
+    }
+}

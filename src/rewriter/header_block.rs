@@ -10,6 +10,16 @@ use crate::encode::Eol;
 use crate::error::Error;
 use crate::params;
 
+/// Signature fields of a message's own header that cover its body: DKIM (RFC 6376) and ARC
+/// (RFC 8617). Checked in this order; the first found is named in the refusal.
+const SIGNATURE_FIELDS: &[&str] = &["DKIM-Signature", "ARC-Message-Signature", "ARC-Seal"];
+
+/// Multiparts whose content is signed or encrypted as it is (RFC 1847).
+const SEALED_MULTIPARTS: &[&str] = &["multipart/signed", "multipart/encrypted"];
+
+/// S/MIME's own media types for signed or encrypted data (RFC 8551 §3.2.1).
+const PKCS7_TYPES: &[&str] = &["application/pkcs7-mime", "application/x-pkcs7-mime"];
+
 /// One header field of a held block.
 #[derive(Debug)]
 pub(super) struct Field {
@@ -172,6 +182,12 @@ impl Rewriter {
             let line = shown(&self.held[line]);
             self.defect.get_or_insert_with(|| format!("the header line {line} is not a field"));
         }
+        if ctx.top {
+            self.top_signature = SIGNATURE_FIELDS
+                .iter()
+                .find(|name| fields.iter().any(|f| f.is(&self.held, name)))
+                .copied();
+        }
         let types = named(&fields, &self.held, "content-type");
         let cte = named(&fields, &self.held, "content-transfer-encoding").into_iter().next();
         let parsed = types.first().map(|v| params::parse_content_type(v));
@@ -202,10 +218,18 @@ impl Rewriter {
             if let Some(d) = check_boundary(&boundary, &self.stack) {
                 self.defect.get_or_insert(d);
             }
-            self.stack
-                .push(Frame { boundary, alternative: ct.media_type == "multipart/alternative" });
+            let sealed = SEALED_MULTIPARTS.iter().find(|t| ct.media_type == **t).copied();
+            let alternative = ct.media_type == "multipart/alternative";
+            self.stack.push(Frame { boundary, alternative, sealed });
             self.state = State::Body { base64: false };
         } else {
+            self.body_sealed = match &parsed {
+                Some(Ok(ct)) => PKCS7_TYPES.contains(&ct.media_type.as_str()),
+                Some(Err(_)) => {
+                    PKCS7_TYPES.iter().any(|t| starts_with_ci(trim(&types[0]), t.as_bytes()))
+                }
+                None => false,
+            };
             self.state = State::Body { base64 };
         }
         self.out = std::mem::take(&mut self.held);

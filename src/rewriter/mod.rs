@@ -130,6 +130,12 @@ pub struct Rewriter {
     stack: Vec<Frame>,
     /// The first structural defect seen.
     defect: Option<String>,
+    /// A signature field of the message's own header (DKIM, ARC) after the header stages:
+    /// a placeholder replaced would break it.
+    top_signature: Option<&'static str>,
+    /// The body being streamed is `application/pkcs7-mime` (S/MIME signed or encrypted
+    /// data): a body line replaced there would break it.
+    body_sealed: bool,
     pending: Option<Pending>,
     /// A placeholder accepted by `offer`, not yet wrapped in `Pending`.
     next_placeholder: Option<Placeholder>,
@@ -160,6 +166,8 @@ impl Rewriter {
             generated: Vec::new(),
             stack: Vec::new(),
             defect: None,
+            top_signature: None,
+            body_sealed: false,
             pending: None,
             next_placeholder: None,
             offset: 0,

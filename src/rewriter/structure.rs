@@ -11,6 +11,8 @@ use crate::error::Error;
 pub(super) struct Frame {
     pub(super) boundary: Vec<u8>,
     pub(super) alternative: bool,
+    /// `multipart/signed` or `multipart/encrypted`: its content must not change.
+    pub(super) sealed: Option<&'static str>,
 }
 
 impl Rewriter {

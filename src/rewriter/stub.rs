@@ -110,6 +110,7 @@ impl Rewriter {
             // Unsigned, and the policy says leave it: an ordinary part.
             return Ok(None);
         }
+        self.check_unsealed(Form::Stub)?;
         self.pending = Some(Pending {
             placeholder: self.take_placeholder(),
             kept,
@@ -132,6 +133,7 @@ impl Rewriter {
         if !self.offer(&params, None, Form::BodyLine)? {
             return Ok(None);
         }
+        self.check_unsealed(Form::BodyLine)?;
         self.pending = Some(Pending {
             placeholder: self.take_placeholder(),
             kept: Vec::new(),
@@ -177,6 +179,37 @@ impl Rewriter {
             );
         }
         Ok(())
+    }
+
+    /// Refuses a placeholder about to be honoured where replacing it would break a
+    /// signature: inside `multipart/signed` or `multipart/encrypted` (RFC 1847), as a body line
+    /// of an `application/pkcs7-mime` part, or anywhere in a message whose own header carries
+    /// a DKIM or ARC signature (those cover the body). Only honoured placeholders are
+    /// refused: one left as it is (unsigned, under `UnsignedPolicy::Pass`) changes nothing.
+    fn check_unsealed(&self, form: Form) -> Result<(), Error> {
+        let reason = if let Some(t) = self.stack.iter().find_map(|f| f.sealed) {
+            let (what, when) = match t {
+                "multipart/signed" => ("signature", "signing"),
+                _ => ("encrypted content", "encrypting"),
+            };
+            format!(
+                "placeholder inside {t}: replacing it would break the {what}; attach the file \
+                 before {when}"
+            )
+        } else if form == Form::BodyLine && self.body_sealed {
+            "body-line placeholder inside application/pkcs7-mime: replacing it would break \
+             the signed or encrypted data"
+                .to_owned()
+        } else if let Some(field) = self.top_signature {
+            format!(
+                "the message carries a {field}, which replacing the placeholder would break; \
+                 sign at the MTA's transport instead, or remove the stale signature \
+                 (--strip-header {field})"
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::new(ErrorKind::Signed(reason)))
     }
 
     /// Reads a placeholder's parameters. `Ok(false)`: unsigned, and to be left as is.
