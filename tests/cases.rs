@@ -215,3 +215,25 @@ fn check_reports_disguised_stubs_and_lines_that_are_not_fields() {
         assert!(!report.contains("no placeholder"), "{report}");
     }
 }
+
+/// Issue 12's command: `printf 'Received: x\nFrom: a@b\nContent-Type: ...' | mimeinject
+/// --root testdata/files | head -3`.
+#[test]
+fn single_part_stub_keeps_received_first_through_the_binary() {
+    let root = bin::testdata().join("files");
+    let input = "Received: x\nFrom: a@b\n\
+                 Content-Type: application/x-mimeinject; path=\"invoices/inv-42.pdf\"\n\n";
+    let (out, _) = bin::run(&["--root", root.to_str().unwrap()], input.as_bytes());
+    out.assert_success("single-part stub");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let head: Vec<&str> = text.lines().take(4).collect();
+    assert_eq!(
+        head,
+        [
+            "Received: x",
+            "From: a@b",
+            "MIME-Version: 1.0",
+            "Content-Type: application/pdf; name=\"inv-42.pdf\""
+        ]
+    );
+}

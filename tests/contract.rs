@@ -472,3 +472,50 @@ mod signed_mail {
         assert!(matches!(err.kind(), ErrorKind::Signed(_)), "{err}");
     }
 }
+
+mod header_order {
+    use super::*;
+
+    #[test]
+    fn a_single_part_stub_keeps_the_order_of_the_header() {
+        // Issue 12: the content fields used to land above Return-path: and Received:.
+        let out = deliver(
+            "Return-path: <a@example.test>\nReceived: x\nFrom: a@b\n\
+             Content-Type: application/x-mimeinject; path=\"report.csv\"\nSubject: s\n\nstub\n",
+        );
+        assert_eq!(
+            out,
+            "Return-path: <a@example.test>\nReceived: x\nFrom: a@b\nMIME-Version: 1.0\n\
+             Content-Type: text/csv; name=\"report.csv\"\n\
+             Content-Disposition: attachment; filename=\"report.csv\"; size=8\n\
+             Content-Transfer-Encoding: base64\nSubject: s\n\nYSxiCjEsMgo=\n"
+        );
+        // A MIME-Version already there stays where it was.
+        let out = deliver(
+            "Received: x\nContent-Transfer-Encoding: 7bit\nMIME-Version: 1.0\n\
+             Content-Type: application/x-mimeinject; path=\"report.csv\"\n\n",
+        );
+        assert!(
+            out.starts_with(
+                "Received: x\nContent-Type: text/csv; name=\"report.csv\"\n\
+                 Content-Disposition: attachment; filename=\"report.csv\"; size=8\n\
+                 Content-Transfer-Encoding: base64\nMIME-Version: 1.0\n\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_stub_part_keeps_its_other_fields_around_the_content_fields() {
+        let out = deliver(&mixed(
+            "Content-ID: <a@b>\nContent-Type: application/x-mimeinject; path=report.csv\n\
+             Content-Disposition: inline\nX-Note: n\n\n",
+        ));
+        assert_eq!(
+            attachment_header(&out),
+            "Content-ID: <a@b>\nContent-Type: text/csv; name=\"report.csv\"\n\
+             Content-Disposition: inline; filename=\"report.csv\"; size=8\n\
+             Content-Transfer-Encoding: base64\nX-Note: n\n"
+        );
+    }
+}

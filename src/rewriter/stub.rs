@@ -17,13 +17,20 @@ use crate::placeholder::{self, Form, Parsed, Placeholder};
 #[derive(Debug)]
 pub(super) struct Pending {
     pub(super) placeholder: Placeholder,
-    /// Header fields of the stub to keep, as ranges of `held`.
+    /// Header fields of the stub to keep, as ranges of `held`, in their order.
     pub(super) kept: Vec<Range<usize>>,
-    /// A top-level stub without `MIME-Version` gets one.
+    /// Where the generated content fields go among `kept`: where the stub's first content
+    /// field (`Content-Type`, `-Disposition`, `-Transfer-Encoding`) stood.
+    pub(super) content_at: usize,
+    /// A top-level stub without `MIME-Version` gets one, just before the content fields.
     pub(super) add_mime_version: bool,
     /// The file's length, once the driver has given it.
     pub(super) len: Option<u64>,
 }
+
+/// The fields a stub's replacement writes anew.
+const CONTENT_FIELDS: &[&str] =
+    &["content-type", "content-disposition", "content-transfer-encoding"];
 
 /// The ASCII text that gives a stub away, in any case.
 const STUB_MARK: &[u8] = b"x-mimeinject";
@@ -96,15 +103,16 @@ impl Rewriter {
             ));
         }
         let held = &self.held;
-        let kept: Vec<Range<usize>> = fields
-            .iter()
-            .filter(|f| {
-                !["content-type", "content-disposition", "content-transfer-encoding"]
-                    .iter()
-                    .any(|k| f.is(held, k))
-            })
-            .map(|f| f.span.clone())
-            .collect();
+        let mut kept: Vec<Range<usize>> = Vec::with_capacity(fields.len());
+        let mut content_at = None;
+        for f in fields {
+            if CONTENT_FIELDS.iter().any(|k| f.is(held, k)) {
+                content_at.get_or_insert(kept.len());
+            } else {
+                kept.push(f.span.clone());
+            }
+        }
+        let content_at = content_at.unwrap_or(0);
         let add_mime_version = ctx.top && !fields.iter().any(|f| f.is(held, "mime-version"));
         if !self.offer(params, content_disposition.as_ref(), Form::Stub)? {
             // Unsigned, and the policy says leave it: an ordinary part.
@@ -114,6 +122,7 @@ impl Rewriter {
         self.pending = Some(Pending {
             placeholder: self.take_placeholder(),
             kept,
+            content_at,
             add_mime_version,
             len: None,
         });
@@ -137,6 +146,7 @@ impl Rewriter {
         self.pending = Some(Pending {
             placeholder: self.take_placeholder(),
             kept: Vec::new(),
+            content_at: 0,
             add_mime_version: false,
             len: None,
         });
@@ -144,7 +154,8 @@ impl Rewriter {
     }
 
     /// Writes the header of the part that replaces the pending stub into `generated`: the
-    /// attachment's content fields, the stub's other fields, the blank line.
+    /// stub's other fields in their order, with the attachment's content fields where the
+    /// stub's stood, then the blank line.
     pub(super) fn generate_stub_header(&mut self, eol: Eol, len: u64) -> Result<(), Error> {
         let pending = self.pending.as_ref().expect("a pending stub");
         let p = &pending.placeholder;
@@ -154,14 +165,18 @@ impl Rewriter {
             disposition: p.disposition,
             size: len,
         };
-        write_attachment_headers(&h, eol, &mut self.generated)
-            .map_err(|e| Error::placeholder(e.to_string()).at(self.offset))?;
-        for r in &pending.kept {
+        let (before, after) = pending.kept.split_at(pending.content_at);
+        for r in before {
             self.generated.extend_from_slice(&self.held[r.clone()]);
         }
         if pending.add_mime_version {
             self.generated.extend_from_slice(b"MIME-Version: 1.0");
             self.generated.extend_from_slice(eol.as_bytes());
+        }
+        write_attachment_headers(&h, eol, &mut self.generated)
+            .map_err(|e| Error::placeholder(e.to_string()).at(self.offset))?;
+        for r in after {
+            self.generated.extend_from_slice(&self.held[r.clone()]);
         }
         self.generated.extend_from_slice(eol.as_bytes());
         for line in self.generated.split(|&b| b == b'\n') {
