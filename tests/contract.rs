@@ -519,3 +519,107 @@ mod header_order {
         );
     }
 }
+
+mod line_endings {
+    use super::*;
+
+    /// Every line of `text` ends in `eol` (the last may have none).
+    fn all_end_in(text: &str, eol: &str) -> bool {
+        let other = if eol == "\n" { "\r\n" } else { "\n" };
+        text.split_inclusive('\n').all(|l| l.ends_with(eol) || !l.ends_with(other))
+    }
+
+    #[test]
+    fn an_lf_body_under_crlf_header_fields_gets_lf() {
+        // The header (say, a DKIM-Signature added in CRLF and stripped) ends lines in CRLF,
+        // the body in LF.
+        let input = "Received: x\r\nFrom: a@example.test\r\nMIME-Version: 1.0\r\n\
+                     Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\n\
+                     Content-Type: application/x-mimeinject; path=report.csv\n\n--b--\n";
+        let out = deliver(input);
+        let part = &out[out.find("--b\n").unwrap()..];
+        assert!(!part.contains('\r'), "{out:?}");
+        assert!(
+            part.ends_with("size=8\nContent-Transfer-Encoding: base64\n\nYSxiCjEsMgo=\n\n--b--\n")
+        );
+    }
+
+    #[test]
+    fn crlf_content_in_an_lf_message_gets_crlf() {
+        // Case 14's shape, in multipart/mixed: CRLF content under an LF message header.
+        let input = "From: a@example.test\nMIME-Version: 1.0\n\
+                     Content-Type: multipart/mixed; boundary=o\n\n--o\n\
+                     Content-Type: multipart/mixed; boundary=\"i\"\r\n\r\n--i\r\n\
+                     Content-Type: text/plain\r\n\r\ntext\r\n--i\r\n\
+                     Content-Type: application/x-mimeinject; path=report.csv\r\n\r\n--i--\r\n\n\
+                     --o--\n";
+        let out = deliver(input);
+        let start = out.find("--i\r\nContent-Type: text/csv").unwrap();
+        let end = out.find("--i--").unwrap();
+        let part = &out[start..end];
+        assert!(all_end_in(part, "\r\n"), "{part:?}");
+        assert!(part.ends_with("\r\n\r\nYSxiCjEsMgo=\r\n\r\n"), "{part:?}");
+        // The rest is untouched.
+        assert!(out.starts_with(&input[..input.find("--i\r\nContent-Type: app").unwrap()]));
+        assert!(out.ends_with("--i--\r\n\n--o--\n"));
+    }
+
+    #[test]
+    fn a_body_line_follows_its_own_line_ending() {
+        let big = (0..200u8).collect::<Vec<u8>>();
+        let mut source = files();
+        source.insert("big.bin", big);
+        for (line_eol, message_eol) in [("\r\n", "\n"), ("\n", "\r\n")] {
+            let e = message_eol;
+            let input = format!(
+                "From: a{e}Content-Type: multipart/mixed; boundary=b{e}{e}--b{e}\
+                 Content-Type: application/octet-stream{e}Content-Transfer-Encoding: base64{e}{e}\
+                 mimeinject: path=big.bin{line_eol}--b--{e}"
+            );
+            let out = run_chunked(&Config::default(), &source, input.as_bytes(), |_| 5).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            let body_start = input.find("mimeinject:").unwrap();
+            let body = &out[body_start..out.rfind("--b--").unwrap()];
+            assert_eq!(body.lines().count(), 4, "{body:?}");
+            assert!(all_end_in(body, line_eol), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn the_drivers_write_the_file_in_the_part_s_line_ending() {
+        let input = "Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\n\
+                     Content-Type: application/x-mimeinject; path=report.csv\n\n--b--\n";
+        for window in [0, 1 << 20] {
+            let config = Config::builder().preflight_window(window).build().unwrap();
+            let mut out = Vec::new();
+            mimeinject::rewrite(&config, &files(), &mut input.as_bytes(), &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            assert!(out.ends_with("base64\n\nYSxiCjEsMgo=\n\n--b--\n"), "window {window}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn the_sans_io_api_reports_the_attachment_s_line_ending() {
+        use mimeinject::{Action, Eol, Rewriter};
+        let input = b"Subject: s\r\n\r\n";
+        let mut rw = Rewriter::new(Config::default());
+        let step = rw.step(input, true).unwrap();
+        assert!(matches!(step.action, Action::Write(_)));
+        assert_eq!(rw.eol(), Eol::CrLf, "the message's, with nothing pending");
+        let input = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\n\
+                      Content-Type: application/x-mimeinject; path=x\n\n--b--\n";
+        let mut rw = Rewriter::new(Config::default());
+        let mut pos = 0;
+        loop {
+            let step = rw.step(&input[pos..], true).unwrap();
+            pos += step.consumed;
+            if let Action::Attach(_) = step.action {
+                break;
+            }
+        }
+        assert_eq!(rw.eol(), Eol::Lf, "the stub's, while it is pending");
+        rw.begin_attachment(0).unwrap();
+        rw.end_attachment(0).unwrap();
+        assert_eq!(rw.eol(), Eol::CrLf, "the message's again");
+    }
+}

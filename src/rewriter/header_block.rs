@@ -238,7 +238,7 @@ impl Rewriter {
 
     /// Runs the chain's header stages over the held top-level block.
     pub(super) fn edit_top_headers(&mut self) {
-        let eol = self.eol();
+        let eol = self.message_eol();
         let blank = if self.held.ends_with(b"\r\n\r\n") || self.held == b"\r\n" {
             2
         } else if self.held.ends_with(b"\n\n") || self.held == b"\n" {

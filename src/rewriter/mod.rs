@@ -94,8 +94,9 @@ enum State {
     Headers(PartCtx),
     /// Streaming a body; `base64` says whether body-line placeholders count here.
     Body { base64: bool },
-    /// Dropping a replaced stub's body up to the next delimiter.
-    Skip,
+    /// Dropping a replaced stub's body up to the next delimiter; the replacing part's line
+    /// ending, for the one the delimiter needs.
+    Skip(Eol),
     /// Structure lost: pass the rest, refusing anything that looks like a placeholder.
     Opaque,
     /// Finished.
@@ -181,8 +182,25 @@ impl Rewriter {
         }
     }
 
-    /// The message's line ending (LF until the first line has been seen).
+    /// The line ending for generated lines: while an attachment is pending (from
+    /// [`Action::Attach`] to [`end_attachment`](Self::end_attachment)), that of the lines
+    /// around its placeholder, which the driver uses for the file's base64 lines; otherwise
+    /// the message's, from its first line (LF until that has been seen).
+    ///
+    /// The lines around a placeholder are the stub's `Content-Type` field, or the body line
+    /// itself. They can end differently from the message's first line: an LF body under CRLF
+    /// header fields, or CRLF signed content inside an LF message. The generated part follows
+    /// them, so that it matches its neighbours (RFC 2045 leaves the choice to the local
+    /// convention, and a part that mixes both would be read differently by each parser).
     pub fn eol(&self) -> Eol {
+        match &self.pending {
+            Some(p) => p.eol,
+            None => self.message_eol(),
+        }
+    }
+
+    /// The message's line ending, from its first line (LF until that has been seen).
+    fn message_eol(&self) -> Eol {
         self.eol.unwrap_or(Eol::Lf)
     }
 
@@ -279,7 +297,7 @@ impl Rewriter {
         match self.state {
             State::Headers(ctx) => self.headers(input, eof, ctx),
             State::Body { base64 } => self.body(input, eof, base64),
-            State::Skip => self.skip(input, eof),
+            State::Skip(eol) => self.skip(input, eof, eol),
             State::Opaque => self.opaque(input, eof),
             State::Done => Ok(Next::Finished),
         }

@@ -4,6 +4,7 @@
 use memchr::memchr;
 
 use super::{find_ci, trim_eol, Next, PartCtx, Rewriter, State, BODY_LINE_PREFIX};
+use crate::encode::Eol;
 use crate::error::Error;
 
 /// An active multipart.
@@ -132,7 +133,7 @@ impl Rewriter {
 
     /// Drops a replaced stub's body, keeping the line ending that belongs to the next
     /// delimiter (RFC 2046: the CRLF before `--boundary` is part of the delimiter).
-    pub(super) fn skip(&mut self, input: &[u8], eof: bool) -> Result<Next, Error> {
+    pub(super) fn skip(&mut self, input: &[u8], eof: bool, eol: Eol) -> Result<Next, Error> {
         if self.stack.is_empty() {
             // A top-level stub: its body runs to the end.
             return if !input.is_empty() {
@@ -155,7 +156,7 @@ impl Rewriter {
             match self.delimiter_at(input, eof)? {
                 Some(true) => {
                     self.state = State::Body { base64: false };
-                    self.out.extend_from_slice(self.eol().as_bytes());
+                    self.out.extend_from_slice(eol.as_bytes());
                     return Ok(Next::Emit(0));
                 }
                 Some(false) => {}

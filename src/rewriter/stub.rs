@@ -26,11 +26,24 @@ pub(super) struct Pending {
     pub(super) add_mime_version: bool,
     /// The file's length, once the driver has given it.
     pub(super) len: Option<u64>,
+    /// The line ending of the lines around the placeholder, for every generated line.
+    pub(super) eol: Eol,
 }
 
 /// The fields a stub's replacement writes anew.
 const CONTENT_FIELDS: &[&str] =
     &["content-type", "content-disposition", "content-transfer-encoding"];
+
+/// How `line` ends: CRLF, LF, or not at all (`None`).
+fn line_ending(line: &[u8]) -> Option<Eol> {
+    if line.ends_with(b"\r\n") {
+        Some(Eol::CrLf)
+    } else if line.ends_with(b"\n") {
+        Some(Eol::Lf)
+    } else {
+        None
+    }
+}
 
 /// The ASCII text that gives a stub away, in any case.
 const STUB_MARK: &[u8] = b"x-mimeinject";
@@ -113,6 +126,13 @@ impl Rewriter {
             }
         }
         let content_at = content_at.unwrap_or(0);
+        // The stub's Content-Type field decides; at the end of the input it may have no line
+        // ending, and then the message's applies.
+        let eol = fields
+            .iter()
+            .find(|f| f.is(held, "content-type"))
+            .and_then(|f| line_ending(&held[f.span.clone()]))
+            .unwrap_or(self.message_eol());
         let add_mime_version = ctx.top && !fields.iter().any(|f| f.is(held, "mime-version"));
         if !self.offer(params, content_disposition.as_ref(), Form::Stub)? {
             // Unsigned, and the policy says leave it: an ordinary part.
@@ -125,8 +145,9 @@ impl Rewriter {
             content_at,
             add_mime_version,
             len: None,
+            eol,
         });
-        self.state = State::Skip;
+        self.state = State::Skip(eol);
         Ok(Some(Next::Attach(consumed)))
     }
 
@@ -149,6 +170,7 @@ impl Rewriter {
             content_at: 0,
             add_mime_version: false,
             len: None,
+            eol: line_ending(line).unwrap_or(self.message_eol()),
         });
         Ok(Some(Next::Attach(line.len())))
     }
