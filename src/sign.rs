@@ -11,8 +11,9 @@
 //! disposition=<len>:<value>\n   or   disposition-\n   when absent
 //! ```
 //!
-//! `<value>` is the parameter's decoded value in UTF-8 (after MIME quoting and RFC 2231
-//! decoding, **before** `{var}` expansion and before defaults apply), and `<len>` its length
+//! `<value>` is the parameter's decoded value in UTF-8 (after MIME quoting, RFC 2231 decoding
+//! and, for `path` and `filename`, RFC 2047 decoding; **before** `{var}` expansion and before
+//! defaults apply; for `filename`, the name used, see below), and `<len>` its length
 //! in bytes, in decimal. The length prefix makes the encoding unambiguous whatever the values
 //! contain. Any language with an HMAC can produce it; `mimeinject sign` prints a ready stub
 //! header, from [`stub_field`], which also makes the unsigned one `mimeinject stub` prints.
