@@ -198,20 +198,24 @@ fn reliability_header_lines_that_are_not_fields_are_refused() {
 
 /// `mimeinject check` reports each of the refusals above as a failure.
 #[test]
-fn check_reports_disguised_stubs_and_lines_that_are_not_fields() {
+fn check_reports_disguised_stubs_lines_that_are_not_fields_and_signed_mail() {
     let Some(dir) = cases() else { return };
-    let root = bin::testdata().join("files");
+    // Each message, and the case directory whose root it uses (None: testdata/files).
     let files = [
-        dir.join("interop/encoded-ct.eml"),
-        dir.join("reliability/stub-header-invalid-field-name.eml"),
-        dir.join("reliability/stub-after-nonfield-line-left-unreplaced.eml"),
+        ("interop/encoded-ct.eml", Some("interop"), "mentions x-mimeinject"),
+        ("reliability/stub-header-invalid-field-name.eml", None, "is not a field"),
+        ("reliability/stub-after-nonfield-line-left-unreplaced.eml", None, "is not a field"),
+        ("14-smime-multipart-signed/message.eml", Some("14-smime-multipart-signed"), "signed"),
+        ("16-dkim-signed-before-filter/message.eml", Some("16-dkim-signed-before-filter"), "DKIM"),
     ];
-    for file in &files {
-        let (out, _) =
-            bin::run(&["check", "--root", root.to_str().unwrap(), file.to_str().unwrap()], b"");
+    for (file, case, reason) in files {
+        let root = case.map_or(bin::testdata().join("files"), |c| dir.join(c).join("root"));
+        let file = dir.join(file);
+        let args = ["check", "--root", root.to_str().unwrap(), file.to_str().unwrap()];
+        let (out, _) = bin::run(&args, b"");
         let report = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{}: {report}", file.display());
-        assert!(report.contains(": FAILED: "), "{report}");
+        assert!(report.contains(": FAILED: ") && report.contains(reason), "{report}");
         assert!(!report.contains("no placeholder"), "{report}");
     }
 }
