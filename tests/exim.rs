@@ -583,6 +583,34 @@ fn smtp_dkim_round_trip() {
     assert!(contains(head, b"\nX-Added: by-transport\n"), "headers_add applied");
 }
 
+/// The other half of the round trip: the same application-signed message through the
+/// README's filter *without* `--strip-header DKIM-Signature` is refused (issue 12: a
+/// signature injection would break is never broken silently). exim defers it, nothing
+/// reaches the sink, and the filter's one log line says what to do.
+#[test]
+fn smtp_dkim_signed_without_strip_is_deferred() {
+    if support::exim::should_skip() || support::should_skip(dkim::missing()) {
+        return;
+    }
+    let setup = Setup::readme(true);
+    let key = dkim::Key::new(setup.exim.dir());
+    let pdf = pseudo_random(8, 10_000);
+    write_world_readable(&setup.exim.root(), "invoices/inv-8.pdf", &pdf);
+    let unsigned = message_with_placeholder("user@example.test", "path=\"invoices/inv-8.pdf\"");
+    let signed = key.sign(&unsigned, DOMAIN, "app");
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &signed);
+    setup.exim.deliver(&id);
+
+    assert!(setup.exim.is_queued(&id), "deferred\n{}", setup.exim.report());
+    setup.assert_nothing_delivered();
+    let lines = setup.filter_log_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("DKIM-Signature") && lines[0].contains("--strip-header"),
+        "the reason says what to do: {lines:?}"
+    );
+}
+
 // --- Operations: what the README's "Operations" says exim does ------------------
 
 /// A failing filter (a missing file) writes no retry record: every normal queue run tries
