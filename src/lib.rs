@@ -124,6 +124,8 @@ pub mod params;
 pub mod placeholder;
 pub mod rewriter;
 pub mod sign;
+#[cfg(feature = "smtp")]
+pub mod smtp;
 pub mod source;
 mod sync;
 #[cfg(feature = "tokio")]
