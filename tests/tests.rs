@@ -34,3 +34,6 @@ mod golden;
 // End to end through a real Postfix, with mimeinject as a pipe(8) content filter.
 #[cfg(feature = "cli")]
 mod postfix;
+// `mimeinject deliver` against the test SMTP sink.
+#[cfg(feature = "cli")]
+mod deliver;
