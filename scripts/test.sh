@@ -25,6 +25,14 @@ declare -A wanted=(
     [exim4-daemon-light]=/usr/sbin/exim4
     [python3]=/usr/bin/python3
 )
+# `mimeinject deliver` (tests/postfix_deliver.rs): a private Dovecot as the LMTP
+# next hop, and openssl for the exim next hop's test certificates. The
+# package's own configuration and service are never used: the tests run
+# `dovecot -F -c` with a private configuration and base_dir in a temp dir.
+wanted+=(
+    [dovecot-lmtpd]=/usr/lib/dovecot/lmtp
+    [openssl]=/usr/bin/openssl
+)
 
 install_packages() {
     local missing=() pkg

@@ -38,6 +38,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 pub mod mime;
+pub mod nexthop;
 
 /// The uid and gid of `nobody`/`nogroup`, the pipe(8) user of the instance
 /// and the owner of the maildirs (`virtual_uid_maps = static:65534`).
@@ -137,6 +138,26 @@ pub enum Filter<'a> {
     Binary(&'a Path),
     /// A `/bin/sh` script written into the instance.
     Script(&'a str),
+}
+
+/// An instance whose mail leaves through `mimeinject deliver` (see
+/// `tests/postfix_deliver.rs`) instead of the content filter: the templates
+/// `deliver-main.cf.in` and `deliver-master.cf.in`, with these texts
+/// appended. In them `@WORK@` is the instance's directory; the binary is
+/// copied to `@WORK@/bin/mimeinject`, so that `nobody` can run it.
+pub struct Deliver<'a> {
+    /// The mimeinject binary.
+    pub binary: &'a Path,
+    /// Appended to `main.cf`: the README's recipe and the test's domains.
+    pub main_cf: String,
+    /// Appended to `master.cf`: the README's recipe.
+    pub master_cf: String,
+}
+
+/// What an instance runs.
+enum Setup<'a> {
+    Filter(Filter<'a>),
+    Deliver(Deliver<'a>),
 }
 
 /// The queue outcome of one submitted message, as far as pipe(8) reported
@@ -270,6 +291,15 @@ impl std::fmt::Display for Process {
 impl Instance {
     /// Creates the instance directory from the templates and starts Postfix.
     pub fn start(postfix: Postfix, filter: Filter<'_>) -> Result<Instance, String> {
+        Instance::start_with(postfix, Setup::Filter(filter))
+    }
+
+    /// Like [`Instance::start`], delivering through `mimeinject deliver`.
+    pub fn start_deliver(postfix: Postfix, deliver: Deliver<'_>) -> Result<Instance, String> {
+        Instance::start_with(postfix, Setup::Deliver(deliver))
+    }
+
+    fn start_with(postfix: Postfix, setup: Setup<'_>) -> Result<Instance, String> {
         let work = tempfile::Builder::new()
             .prefix("mimeinject-postfix.")
             .tempdir()
@@ -282,7 +312,7 @@ impl Instance {
             mntns: None,
             stopped: false,
         };
-        inst.lay_out(filter)?;
+        inst.lay_out(setup)?;
         inst.launch()?;
         Ok(inst)
     }
@@ -305,7 +335,7 @@ impl Instance {
         self.work().join("log/mimeinject.log")
     }
 
-    fn lay_out(&self, filter: Filter<'_>) -> Result<(), String> {
+    fn lay_out(&self, setup: Setup<'_>) -> Result<(), String> {
         let w = self.work();
         let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
         // The temporary directory is 0700; pipe(8)'s user and the Postfix
@@ -321,6 +351,10 @@ impl Instance {
         }
 
         let bin = w.join("bin");
+        let filter = match setup {
+            Setup::Filter(filter) => filter,
+            Setup::Deliver(deliver) => return self.lay_out_deliver(deliver),
+        };
         let wrapper = bin.join("mimeinject-postfix-wrapper");
         let shipped =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/mimeinject-postfix-wrapper");
@@ -352,12 +386,55 @@ impl Instance {
                 .replace("@FILTER@", filter_path.to_str().unwrap());
             fs::write(self.conf().join(name), text).map_err(|e| io(name, e))?;
         }
+        self.common_files()
+    }
+
+    /// The deliver-mode configuration: templates, recipe texts, binary.
+    fn lay_out_deliver(&self, deliver: Deliver<'_>) -> Result<(), String> {
+        let w = self.work();
+        let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
+        let binary = w.join("bin/mimeinject");
+        fs::copy(deliver.binary, &binary).map_err(|e| io("copy mimeinject", e))?;
+        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755))
+            .map_err(|e| io("chmod", e))?;
+        let prefix = self.postfix.prefix.to_str().ok_or("non-UTF-8 prefix")?;
+        let prefix = if prefix == "/" { "" } else { prefix };
+        let work = w.to_str().ok_or("non-UTF-8 temp dir")?;
+        for (name, extra) in [("main.cf", &deliver.main_cf), ("master.cf", &deliver.master_cf)] {
+            let tmpl = fs::read_to_string(testdata().join(format!("deliver-{name}.in")))
+                .map_err(|e| io(name, e))?;
+            // A parameter the appended text sets replaces the template's
+            // (Postfix would use the last one too, with a warning per process).
+            let set = |line: &str| line.split_once('=').map(|(k, _)| k.trim().to_owned());
+            let overridden: Vec<String> = extra.lines().filter_map(set).collect();
+            let tmpl: String = tmpl
+                .lines()
+                .filter(|l| {
+                    l.starts_with(char::is_whitespace)
+                        || l.starts_with('#')
+                        || !set(l).is_some_and(|k| overridden.contains(&k))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let text =
+                format!("{tmpl}\n{extra}").replace("@PREFIX@", prefix).replace("@WORK@", work);
+            fs::write(self.conf().join(name), text).map_err(|e| io(name, e))?;
+        }
+        self.common_files()
+    }
+
+    /// The virtual mailbox map and what the master sees as `/etc/postfix`.
+    fn common_files(&self) -> Result<(), String> {
+        let w = self.work();
+        let work = w.to_str().ok_or("non-UTF-8 temp dir")?;
+        let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
         fs::write(
             self.conf().join("vmailbox"),
             "user@example.test example.test/user/Maildir/\n\
              sender@example.test example.test/sender/Maildir/\n\
              second@example.test example.test/second/Maildir/\n\
-             @example.test example.test/other/Maildir/\n",
+             @example.test example.test/other/Maildir/\n\
+             @bounces.test bounces.test/sender/Maildir/\n",
         )
         .map_err(|e| io("vmailbox", e))?;
         // What the master sees as /etc/postfix. The empty master.cf only
@@ -588,7 +665,12 @@ impl Instance {
 
     /// The files delivered to `user@example.test`'s maildir, sorted.
     pub fn delivered(&self, user: &str) -> Vec<PathBuf> {
-        let base = self.work().join("mail/example.test").join(user).join("Maildir");
+        self.delivered_at("example.test", user)
+    }
+
+    /// The files delivered to `user@domain`'s maildir, sorted.
+    pub fn delivered_at(&self, domain: &str, user: &str) -> Vec<PathBuf> {
+        let base = self.work().join("mail").join(domain).join(user).join("Maildir");
         let mut files: Vec<PathBuf> = ["new", "cur"]
             .iter()
             .filter_map(|d| fs::read_dir(base.join(d)).ok())
@@ -672,6 +754,12 @@ impl Instance {
         problems
     }
 
+    /// The PIDs of the instance's processes whose command name is `comm`.
+    pub fn pids_of(&self, comm: &str) -> Vec<i32> {
+        let Some(ns) = &self.mntns else { return Vec::new() };
+        processes_in_namespace(ns).into_iter().filter(|p| p.comm == comm).map(|p| p.pid).collect()
+    }
+
     /// The instance's processes other than the holder (`unshare` and its
     /// child, the namespace's PID 1).
     fn leftovers(&self, holder_pid: i32) -> Vec<Process> {
@@ -718,7 +806,7 @@ fn smtp_data(message: &[u8]) -> Vec<u8> {
 fn filter_outcomes(log: &str, qid: &str) -> Vec<FilterOutcome> {
     let prefix = format!("{qid}: to=<");
     log.lines()
-        .filter(|l| l.contains(&prefix) && l.contains("relay=mimeinject,"))
+        .filter(|l| l.contains(&prefix) && l.contains(", relay=mimeinject"))
         .map(|l| {
             let field = |name: &str| {
                 l.split(", ")

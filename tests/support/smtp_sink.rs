@@ -52,6 +52,9 @@ pub struct Behaviour {
     /// Never answer the end of data: read it, then wait silently until the
     /// client goes away.
     pub stall_at_data_end: bool,
+    /// Stop reading once this many bytes of DATA have arrived, until
+    /// [`SmtpSink::release`]; [`SmtpSink::stalled`] counts the stops.
+    pub stall_after: Option<usize>,
 }
 
 /// What the sink has recorded so far.
@@ -63,6 +66,10 @@ struct Record {
     dropped: Vec<Transaction>,
     /// Connections accepted.
     connections: usize,
+    /// Transactions stopped by `stall_after`.
+    stalled: usize,
+    /// Set by `release`.
+    released: bool,
 }
 
 /// A running sink; stops its threads when dropped.
@@ -115,6 +122,16 @@ impl SmtpSink {
     /// Transactions cut off inside DATA, in order of the cut.
     pub fn dropped(&self) -> Vec<Transaction> {
         self.record.lock().unwrap().dropped.clone()
+    }
+
+    /// How many transactions `stall_after` has stopped so far.
+    pub fn stalled(&self) -> usize {
+        self.record.lock().unwrap().stalled
+    }
+
+    /// Lets stalled transactions go on reading.
+    pub fn release(&self) {
+        self.record.lock().unwrap().released = true;
     }
 
     /// How many connections the sink has accepted.
@@ -204,7 +221,7 @@ fn serve(stream: TcpStream, record: &Mutex<Record>, behaviour: &Behaviour) -> st
             },
             "DATA" if !rcpt_to.is_empty() => {
                 out.write_all(b"354 go ahead\r\n")?;
-                let (data, wire, complete) = read_data(&mut input, behaviour.drop_after);
+                let (data, wire, complete) = read_data(&mut input, behaviour, record);
                 let transaction = Transaction {
                     mail_from: mail_from.take().unwrap_or_default(),
                     rcpt_to: std::mem::take(&mut rcpt_to),
@@ -254,14 +271,27 @@ fn serve(stream: TcpStream, record: &Mutex<Record>, behaviour: &Behaviour) -> st
 /// content, the bytes as received, and whether the final dot arrived; a
 /// closed, failed or idle connection ends the content early, and so does
 /// `drop_after` bytes received (the sink then closes the connection).
-fn read_data(input: &mut impl BufRead, drop_after: Option<usize>) -> (Vec<u8>, Vec<u8>, bool) {
+fn read_data(
+    input: &mut impl BufRead,
+    behaviour: &Behaviour,
+    record: &Mutex<Record>,
+) -> (Vec<u8>, Vec<u8>, bool) {
     let mut data = Vec::new();
     let mut wire = Vec::new();
     let mut line = Vec::new();
+    let mut stalled = false;
     loop {
         line.clear();
-        if drop_after.is_some_and(|n| wire.len() >= n) {
+        if behaviour.drop_after.is_some_and(|n| wire.len() >= n) {
             return (data, wire, false);
+        }
+        if !stalled && behaviour.stall_after.is_some_and(|n| wire.len() >= n) {
+            stalled = true;
+            record.lock().unwrap().stalled += 1;
+            let deadline = std::time::Instant::now() + IDLE_TIMEOUT;
+            while !record.lock().unwrap().released && std::time::Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(20));
+            }
         }
         match input.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => {
