@@ -369,3 +369,33 @@ fn wait_for_files(list: impl Fn() -> Vec<std::path::PathBuf>, n: usize) -> Vec<s
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `secure` really checks the certificate: the exim next hop's test CA is
+/// not in the system store, so without `--tls-ca-file` nothing is sent;
+/// with it, the message goes. (The binary alone, no Postfix.)
+#[test]
+fn deliver_tls_secure_checks_the_certificate() {
+    let Ok(hop) = start_exim() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(crate::bin::path());
+        cmd.env_clear()
+            .args(["deliver", "--no-syslog", "--root", root.path().to_str().unwrap()])
+            .args(["--nexthop", &format!("smtp:[127.0.0.1]:{}", hop.port())])
+            .args(["--tls-security-level", "secure"])
+            .args(extra)
+            .args(["-f", SENDER, "--", RECIPIENT]);
+        crate::support::run(&mut cmd, b"Subject: tls\n\nhello\n", crate::bin::TIMEOUT)
+    };
+    let out = run(&[]);
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(75), "{line}");
+    assert!(line.contains("TLS") && line.contains("certificate"), "{line}");
+    assert!(hop.delivered("user", 0).is_empty());
+    let ca = hop.ca_file();
+    let out = run(&["--tls-ca-file", ca.to_str().unwrap()]);
+    out.assert_success("deliver --tls-security-level secure --tls-ca-file");
+    let got = hop.delivered("user", 1);
+    assert_eq!(got.len(), 1, "{}", hop.log());
+    assert!(String::from_utf8_lossy(&got[0]).contains("with esmtps"));
+}
