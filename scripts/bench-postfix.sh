@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The bulk scenario of scripts/bench-bulk.sh through the project's private Postfix (the copy
 # of scripts/install-postfix.sh), three ways, to the same next hop: a private Dovecot over
-# LMTP, which writes each message into a maildir.
+# LMTP, which writes each message into a maildir (NEXTHOP=dovecot, the default), or an LMTP
+# server that reads each message and throws it away (NEXTHOP=discard,
+# scripts/bench/lmtp_discard.py), which leaves the cost of the three paths alone.
 #
 #   (a) content filter: the template is queued; at delivery the pipe(8) content filter
 #       (contrib/mimeinject-postfix-wrapper) expands it into a temporary file and re-injects
@@ -31,6 +33,7 @@
 #   ATT_SIZE     attachment size in bytes (default 5 MiB)
 #   WORK         scratch directory (default: a new /tmp/mimeinject-bench-postfix.XXXXXX)
 #   KEEP=1       keep WORK afterwards
+#   NEXTHOP      dovecot (default) or discard
 # Needs root, the Postfix of scripts/install-postfix.sh, Dovecot (dovecot-lmtpd), GNU time.
 set -euo pipefail
 
@@ -48,6 +51,8 @@ mkdir -p "$WORK"
 chmod 755 "$WORK"
 BIN=$repo/target/$(rustc -vV | sed -n 's/^host: //p')/release/mimeinject # build-release.sh
 TIMEFMT='%e %U %S %M %O'
+NEXTHOP=${NEXTHOP:-dovecot}
+[[ $NEXTHOP == dovecot || $NEXTHOP == discard ]] || { echo "NEXTHOP: dovecot or discard" >&2; exit 1; }
 
 say() { printf '### %s\n' "$*" >&2; }
 die() { printf 'bench-postfix: %s\n' "$*" >&2; exit 1; }
@@ -258,7 +263,12 @@ postfix_down() { # name
 
 dovecot_up() { # name
     local d=$WORK/$1
-    /usr/sbin/dovecot -F -c "$d/dovecot/dovecot.conf" >>"$d/dovecot.out" 2>&1 &
+    if [[ $NEXTHOP == discard ]]; then
+        mkdir -p "$d/dovecot/run"
+        "$PY" "$S/lmtp_discard.py" "$d/dovecot/run/lmtp" "$d/dovecot" >>"$d/dovecot.out" 2>&1 &
+    else
+        /usr/sbin/dovecot -F -c "$d/dovecot/dovecot.conf" >>"$d/dovecot.out" 2>&1 &
+    fi
     echo $! >"$d/dovecot.rootpid"
     local t=0
     until [[ -S $d/dovecot/run/lmtp ]]; do
@@ -269,7 +279,11 @@ dovecot_up() { # name
 
 dovecot_down() { # name
     local d=$WORK/$1 pid
-    pid=$(tr -dc 0-9 <"$d/dovecot/run/master.pid")
+    if [[ $NEXTHOP == discard ]]; then
+        pid=$(cat "$d/dovecot.rootpid")
+    else
+        pid=$(tr -dc 0-9 <"$d/dovecot/run/master.pid")
+    fi
     kill -TERM "$pid"
     wait "$(cat "$d/dovecot.rootpid")" || true
 }
@@ -320,8 +334,9 @@ run() { # name, mode, submit mode
     "$PREFIX/usr/sbin/postqueue" -c "$d/conf" -f
     local maildir=$d/dovecot/mail/example.test/user/Maildir/new waited=0
     while :; do
+        # Final deliveries: every status=sent but the content filter's own.
         local got
-        got=$( (find "$maildir" -type f 2>/dev/null || true) | wc -l)
+        got=$(grep 'status=sent' "$d/maillog" | grep -vc 'relay=mimeinject,' || true)
         [[ $got == "$N" && $(queue_count "$name") == 0 ]] && break
         if grep -q 'status=deferred\|status=bounced' "$d/maillog"; then
             die "($name) a delivery failed: $(grep -m3 'status=deferred\|status=bounced' "$d/maillog")"
@@ -334,10 +349,15 @@ run() { # name, mode, submit mode
     postfix_down "$name"
     dovecot_down "$name"
     echo "$t0 $t1" >"$WORK/$name.deliver.wall"
-    du -sb "$maildir" | cut -f1 >"$WORK/$name.mail"
     # One delivered message checked like a mail client would.
     local sample k
-    sample=$(find "$maildir" -type f -print -quit)
+    if [[ $NEXTHOP == discard ]]; then
+        sample=$d/dovecot/first.eml
+        [[ $(cat "$d/dovecot/count") == "$N" ]] || die "($name) the next hop got $(cat "$d/dovecot/count")"
+    else
+        [[ $(find "$maildir" -type f | wc -l) == "$N" ]] || die "($name) not $N in the maildir"
+        sample=$(find "$maildir" -type f -print -quit)
+    fi
     k=$(sed -n 's/^Content-Disposition: attachment; filename="statement-\([0-9]*\)\.pdf".*/\1/p' "$sample" | head -1)
     "$PY" "$repo/scripts/mime_check.py" "$sample" "statement-$k.pdf=$WORK/root/att/f$((k % FILES)).bin" >&2
 }
@@ -349,7 +369,7 @@ run c plain built
 say "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- report ------------------------------------------------------------------------------
-"$PY" - "$WORK" "$N" "$ATT_SIZE" <<'EOF'
+"$PY" - "$WORK" "$N" "$ATT_SIZE" "$NEXTHOP" <<'EOF'
 import sys
 
 work, n, att = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -369,7 +389,8 @@ names = {"a": "(a) content filter", "b": "(b) mimeinject deliver", "c": "(c) pre
 P = {k: {w: phase(k, w) for w in ("submit", "deliver")} for k in names}
 spool = {k: int(open(f"{work}/{k}.spool").read()) for k in names}
 
-print(f"\n**Postfix, {n} messages with a {att} B attachment each, delivered over LMTP to Dovecot**\n")
+hop = {"dovecot": "to Dovecot", "discard": "to an LMTP server that discards them"}[sys.argv[4]]
+print(f"\n**Postfix, {n} messages with a {att} B attachment each, delivered over LMTP {hop}**\n")
 print("| | " + " | ".join(names.values()) + " |")
 print("|---|---|---|---|")
 
