@@ -378,3 +378,59 @@ fn wait_for(cond: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// An LMTP next hop on a UNIX socket that closes mid-DATA: a deferral with a reason, not a
+/// death by SIGPIPE. The binary skips std's set-up, which would ignore SIGPIPE; it is safe
+/// because std sends on sockets with MSG_NOSIGNAL, which this test keeps true.
+#[test]
+fn deliver_lmtp_socket_closed_mid_data_is_reported() {
+    use std::io::{BufRead, BufReader, Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("lmtp");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let server = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut out = conn.try_clone().unwrap();
+        let mut input = BufReader::new(conn);
+        out.write_all(b"220 lmtp\r\n").unwrap();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if input.read_line(&mut line).unwrap() == 0 {
+                return;
+            }
+            match &line[..4] {
+                "DATA" => {
+                    out.write_all(b"354 go\r\n").unwrap();
+                    let mut some = [0u8; 1000];
+                    input.read_exact(&mut some).unwrap();
+                    return; // closes the connection mid-DATA
+                }
+                _ => out.write_all(b"250 ok\r\n").unwrap(),
+            }
+        }
+    });
+    let files = tempfile::tempdir().unwrap();
+    fs::write(files.path().join("big.bin"), support::pseudo_random(9, 4 << 20)).unwrap();
+    let input = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+                  Content-Type: application/x-mimeinject; path=big.bin\n\n--b--\n";
+    let hop = format!("lmtp:unix:{}", sock.display());
+    let mut cmd = Command::new(bin::path());
+    cmd.env_clear().args(["deliver", "--no-syslog", "--nexthop", &hop]);
+    cmd.args(["--root", files.path().to_str().unwrap(), "-f", SENDER, "--", RCPT]);
+    // As a parent that leaves SIGPIPE at its default would start it (this test's own process
+    // ignores SIGPIPE, and an ignored signal stays ignored across exec).
+    // SAFETY: only signal(2), async-signal-safe, between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let out = support::run(&mut cmd, input, bin::TIMEOUT);
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(75), "{:?}: {}", out.status, line(&out));
+    assert!(line(&out).starts_with("mimeinject: "), "{}", line(&out));
+    assert!(line(&out).contains("lmtp:unix:"), "{}", line(&out));
+}
