@@ -5,8 +5,10 @@
 //! installed as a package (prefix `/`) is used when no unpacked copy exists.
 //!
 //! Each [`Instance`] lives in its own temporary directory: its own `main.cf`
-//! and `master.cf` (from `testdata/postfix/*.in`), queue, maildirs and log. It
-//! has no inet listener; mail is submitted over a UNIX-domain smtpd socket.
+//! and `master.cf` (from `testdata/postfix/*.in`, with the README's
+//! `postfix/content-filter.*` or `postfix/deliver-*` recipes appended), queue,
+//! maildirs and log. It has no inet listener; mail is submitted over a
+//! UNIX-domain smtpd socket.
 //! `main.cf`'s `content_filter = mimeinject:dummy` sends it to the
 //! `mimeinject` service, which runs
 //! `contrib/mimeinject-postfix-wrapper` through pipe(8) as `nobody`;
@@ -377,10 +379,11 @@ impl Instance {
         let prefix = self.postfix.prefix.to_str().ok_or("non-UTF-8 prefix")?;
         let prefix = if prefix == "/" { "" } else { prefix };
         let work = w.to_str().ok_or("non-UTF-8 temp dir")?;
-        for name in ["main.cf", "master.cf"] {
+        let (main_cf, master_cf) = content_filter_recipes()?;
+        for (name, extra) in [("main.cf", main_cf), ("master.cf", master_cf)] {
             let tmpl = fs::read_to_string(testdata().join(format!("{name}.in")))
                 .map_err(|e| io(name, e))?;
-            let text = tmpl
+            let text = append_config(&tmpl, &extra)
                 .replace("@PREFIX@", prefix)
                 .replace("@WORK@", work)
                 .replace("@FILTER@", filter_path.to_str().unwrap());
@@ -403,21 +406,8 @@ impl Instance {
         for (name, extra) in [("main.cf", &deliver.main_cf), ("master.cf", &deliver.master_cf)] {
             let tmpl = fs::read_to_string(testdata().join(format!("deliver-{name}.in")))
                 .map_err(|e| io(name, e))?;
-            // A parameter the appended text sets replaces the template's
-            // (Postfix would use the last one too, with a warning per process).
-            let set = |line: &str| line.split_once('=').map(|(k, _)| k.trim().to_owned());
-            let overridden: Vec<String> = extra.lines().filter_map(set).collect();
-            let tmpl: String = tmpl
-                .lines()
-                .filter(|l| {
-                    l.starts_with(char::is_whitespace)
-                        || l.starts_with('#')
-                        || !set(l).is_some_and(|k| overridden.contains(&k))
-                })
-                .map(|l| format!("{l}\n"))
-                .collect();
             let text =
-                format!("{tmpl}\n{extra}").replace("@PREFIX@", prefix).replace("@WORK@", work);
+                append_config(&tmpl, extra).replace("@PREFIX@", prefix).replace("@WORK@", work);
             fs::write(self.conf().join(name), text).map_err(|e| io(name, e))?;
         }
         self.common_files()
@@ -800,6 +790,56 @@ fn smtp_data(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `extra` appended to the configuration template `tmpl`; a `main.cf`
+/// parameter that `extra` sets is taken out of `tmpl` (Postfix would use the
+/// last one too, with a warning from every process).
+fn append_config(tmpl: &str, extra: &str) -> String {
+    let set = |line: &str| {
+        let starts_entry = !line.starts_with(char::is_whitespace) && !line.starts_with('#');
+        line.split_once('=').filter(|_| starts_entry).map(|(k, _)| k.trim().to_owned())
+    };
+    let overridden: Vec<String> = extra.lines().filter_map(set).collect();
+    let mut out: String = tmpl
+        .lines()
+        .filter(|l| !set(l).is_some_and(|k| overridden.contains(&k)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push('\n');
+    out.push_str(extra);
+    out
+}
+
+/// The README's content-filter recipes, made to run in the instance: the
+/// test's paths, `nobody` as the pipe(8) user, no chroot for pickup, and
+/// the wrapper's settings (`MIMEINJECT`, the log, the temporary directory,
+/// `sendmail`) in `argv=` through `env`, as the README says to set them.
+fn content_filter_recipes() -> Result<(String, String), String> {
+    let subst = |text: String, from: &str, to: &str| {
+        if text.contains(from) {
+            Ok(text.replace(from, to))
+        } else {
+            Err(format!("the README's content-filter recipe no longer contains {from:?}"))
+        }
+    };
+    let main_cf = crate::support::readme::recipe("postfix/content-filter.main.cf");
+    let master = crate::support::readme::recipe("postfix/content-filter.master.cf");
+    let master =
+        subst(master, "pickup    unix  n       -       y", "pickup    unix  n       -       n")?;
+    let master = subst(master, "user=mimeinject", "user=nobody")?;
+    let master = subst(
+        master,
+        "MIMEINJECT_ROOT=/srv/mail-attachments",
+        "MIMEINJECT_ROOT=@WORK@/files\n    MIMEINJECT=@FILTER@ MIMEINJECT_LOG=@WORK@/log/mimeinject.log\n    \
+         MIMEINJECT_TMPDIR=@WORK@/tmp SENDMAIL=@PREFIX@/usr/sbin/sendmail",
+    )?;
+    let master = subst(
+        master,
+        "/usr/local/libexec/mimeinject-postfix-wrapper",
+        "@WORK@/bin/mimeinject-postfix-wrapper",
+    )?;
+    Ok((main_cf, master))
+}
+
 /// The pipe(8) result lines for `qid`'s deliveries through the filter
 /// service, oldest first. pipe(8) logs one line per recipient and attempt;
 /// the tests use one recipient.
@@ -911,6 +951,13 @@ mod unit {
     fn smtp_data_stuffs_dots_and_uses_crlf() {
         assert_eq!(smtp_data(b"a\n.b\r\n..\n"), b"a\r\n..b\r\n...\r\n.\r\n");
         assert_eq!(smtp_data(b""), b"\r\n.\r\n");
+    }
+
+    #[test]
+    fn appended_parameters_replace_the_templates() {
+        let tmpl = "# a = comment\na = 1\nb = 2\nsvc unix - - n - - x\n  -o a=3\n";
+        let out = append_config(tmpl, "a = 9\n");
+        assert_eq!(out, "# a = comment\nb = 2\nsvc unix - - n - - x\n  -o a=3\n\na = 9\n");
     }
 
     #[test]
