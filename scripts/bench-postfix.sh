@@ -362,6 +362,21 @@ run() { # name, mode, submit mode
     "$PY" "$repo/scripts/mime_check.py" "$sample" "statement-$k.pdf=$WORK/root/att/f$((k % FILES)).bin" >&2
 }
 
+# Whatever happens, no daemon of this run is left behind (stopped by their PIDs).
+cleanup() {
+    local d f pid
+    for d in "$WORK"/a "$WORK"/b "$WORK"/c; do
+        [[ -d $d ]] || continue
+        for f in "$d/queue/pid/master.pid" "$d/dovecot/run/master.pid" "$d/dovecot.rootpid"; do
+            pid=$(tr -dc 0-9 <"$f" 2>/dev/null || true)
+            [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null || true
+        done
+    done
+    [[ ${KEEP:-} == 1 ]] || rm -rf "$WORK"
+    return 0
+}
+trap cleanup EXIT
+
 say "host: $(uname -srm), $(nproc) CPUs; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run a filter template
 run b deliver template
@@ -419,4 +434,3 @@ for label, r, op, bar in goals:
     ok = r >= bar if op == ">=" else r <= bar
     print(f"| {label} | {r:.2f} | {'met' if ok else 'MISSED'} |")
 EOF
-[[ ${KEEP:-} == 1 ]] || rm -rf "$WORK"
