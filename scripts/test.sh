@@ -28,6 +28,14 @@ declare -A wanted=(
     [python3-dkim]=/usr/lib/python3/dist-packages/dkim/__init__.py
     [openssl]=/usr/bin/openssl
 )
+# `mimeinject deliver` (tests/postfix_deliver.rs): a private Dovecot as the LMTP
+# next hop, and openssl for the exim next hop's test certificates. The
+# package's own configuration and service are never used: the tests run
+# `dovecot -F -c` with a private configuration and base_dir in a temp dir.
+wanted+=(
+    [dovecot-lmtpd]=/usr/lib/dovecot/lmtp
+    [openssl]=/usr/bin/openssl
+)
 
 install_packages() {
     local missing=() pkg

@@ -15,6 +15,9 @@ Three layers share one core; none copies another's scanning or encoding.
 - [`rewrite`]: the sync driver, [`Read`](std::io::Read) to [`Write`](std::io::Write).
 - `tokio::rewrite` (feature `tokio`): the async driver, `AsyncRead` to `AsyncWrite`, with
   attachment reads on tokio's blocking pool.
+- `smtp` (feature `smtp`): a [`Write`](std::io::Write) that streams the sync driver's output
+  into an SMTP or LMTP transaction with a next hop, CRLF and dot-stuffing as the bytes go,
+  the final dot only when the whole message was written (`mimeinject deliver`).
 
 Attachments come from an [`AttachmentSource`]: [`FsRoot`] confines every path beneath one
 directory; [`MemorySource`] serves them from memory; an embedder can implement the trait for
@@ -124,6 +127,8 @@ pub mod params;
 pub mod placeholder;
 pub mod rewriter;
 pub mod sign;
+#[cfg(feature = "smtp")]
+pub mod smtp;
 pub mod source;
 mod sync;
 #[cfg(feature = "tokio")]

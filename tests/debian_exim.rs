@@ -680,7 +680,7 @@ fn debian_dkim_macros_sign_the_filtered_message() {
     debian.exim.deliver(&id);
     let messages = debian.sink.messages();
     assert_eq!(messages.len(), 1, "{}", debian.exim.report());
-    let verdicts = key.verify(&messages[0].wire, REMOTE_DOMAIN, "mail2026");
+    let verdicts = key.verify(&messages[0].message, REMOTE_DOMAIN, "mail2026");
     assert_eq!(verdicts, [format!("d={REMOTE_DOMAIN} s=mail2026 pass")]);
     let pdf = fs::read(testdata().join("files/invoices/inv-42.pdf")).unwrap();
     assert!(attachment(&messages[0].data, "Invoice 42.pdf") == pdf, "the invoice");

@@ -574,7 +574,7 @@ fn smtp_dkim_round_trip() {
     let sink = setup.sink.as_ref().unwrap();
     let messages = sink.messages();
     assert_eq!(messages.len(), 1, "{}", setup.exim.report());
-    let verdicts = key.verify(&messages[0].wire, DOMAIN, &selector);
+    let verdicts = key.verify(&messages[0].message, DOMAIN, &selector);
     assert_eq!(verdicts, [format!("d={DOMAIN} s={selector} pass")], "only exim's, verified");
     assert!(attachment(&messages[0].data, "Invoice 7.pdf") == pdf, "attachment differs");
     let data = &messages[0].data;

@@ -14,6 +14,10 @@
 #[path = "postfix_support/mod.rs"]
 mod support;
 
+// The same Postfix with `mimeinject deliver` as its delivery agent.
+#[path = "postfix_deliver.rs"]
+mod deliver;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;

@@ -47,3 +47,6 @@ mod golden;
 mod postfix;
 // Packaging: --version, and the README recipes the Debian package ships.
 mod package;
+// `mimeinject deliver` against the test SMTP sink.
+#[cfg(feature = "cli")]
+mod deliver;

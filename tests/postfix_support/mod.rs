@@ -5,8 +5,10 @@
 //! installed as a package (prefix `/`) is used when no unpacked copy exists.
 //!
 //! Each [`Instance`] lives in its own temporary directory: its own `main.cf`
-//! and `master.cf` (from `testdata/postfix/*.in`), queue, maildirs and log. It
-//! has no inet listener; mail is submitted over a UNIX-domain smtpd socket.
+//! and `master.cf` (from `testdata/postfix/*.in`, with the README's
+//! `postfix/content-filter.*` or `postfix/deliver-*` recipes appended), queue,
+//! maildirs and log. It has no inet listener; mail is submitted over a
+//! UNIX-domain smtpd socket.
 //! `main.cf`'s `content_filter = mimeinject:dummy` sends it to the
 //! `mimeinject` service, which runs
 //! `contrib/mimeinject-postfix-wrapper` through pipe(8) as `nobody`;
@@ -38,6 +40,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 pub mod mime;
+pub mod nexthop;
 
 /// The uid and gid of `nobody`/`nogroup`, the pipe(8) user of the instance
 /// and the owner of the maildirs (`virtual_uid_maps = static:65534`).
@@ -137,6 +140,26 @@ pub enum Filter<'a> {
     Binary(&'a Path),
     /// A `/bin/sh` script written into the instance.
     Script(&'a str),
+}
+
+/// An instance whose mail leaves through `mimeinject deliver` (see
+/// `tests/postfix_deliver.rs`) instead of the content filter: the templates
+/// `deliver-main.cf.in` and `deliver-master.cf.in`, with these texts
+/// appended. In them `@WORK@` is the instance's directory; the binary is
+/// copied to `@WORK@/bin/mimeinject`, so that `nobody` can run it.
+pub struct Deliver<'a> {
+    /// The mimeinject binary.
+    pub binary: &'a Path,
+    /// Appended to `main.cf`: the README's recipe and the test's domains.
+    pub main_cf: String,
+    /// Appended to `master.cf`: the README's recipe.
+    pub master_cf: String,
+}
+
+/// What an instance runs.
+enum Setup<'a> {
+    Filter(Filter<'a>),
+    Deliver(Deliver<'a>),
 }
 
 /// The queue outcome of one submitted message, as far as pipe(8) reported
@@ -270,6 +293,15 @@ impl std::fmt::Display for Process {
 impl Instance {
     /// Creates the instance directory from the templates and starts Postfix.
     pub fn start(postfix: Postfix, filter: Filter<'_>) -> Result<Instance, String> {
+        Instance::start_with(postfix, Setup::Filter(filter))
+    }
+
+    /// Like [`Instance::start`], delivering through `mimeinject deliver`.
+    pub fn start_deliver(postfix: Postfix, deliver: Deliver<'_>) -> Result<Instance, String> {
+        Instance::start_with(postfix, Setup::Deliver(deliver))
+    }
+
+    fn start_with(postfix: Postfix, setup: Setup<'_>) -> Result<Instance, String> {
         let work = tempfile::Builder::new()
             .prefix("mimeinject-postfix.")
             .tempdir()
@@ -282,7 +314,7 @@ impl Instance {
             mntns: None,
             stopped: false,
         };
-        inst.lay_out(filter)?;
+        inst.lay_out(setup)?;
         inst.launch()?;
         Ok(inst)
     }
@@ -305,7 +337,7 @@ impl Instance {
         self.work().join("log/mimeinject.log")
     }
 
-    fn lay_out(&self, filter: Filter<'_>) -> Result<(), String> {
+    fn lay_out(&self, setup: Setup<'_>) -> Result<(), String> {
         let w = self.work();
         let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
         // The temporary directory is 0700; pipe(8)'s user and the Postfix
@@ -321,6 +353,10 @@ impl Instance {
         }
 
         let bin = w.join("bin");
+        let filter = match setup {
+            Setup::Filter(filter) => filter,
+            Setup::Deliver(deliver) => return self.lay_out_deliver(deliver),
+        };
         let wrapper = bin.join("mimeinject-postfix-wrapper");
         let shipped =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/mimeinject-postfix-wrapper");
@@ -343,21 +379,52 @@ impl Instance {
         let prefix = self.postfix.prefix.to_str().ok_or("non-UTF-8 prefix")?;
         let prefix = if prefix == "/" { "" } else { prefix };
         let work = w.to_str().ok_or("non-UTF-8 temp dir")?;
-        for name in ["main.cf", "master.cf"] {
+        let (main_cf, master_cf) = content_filter_recipes()?;
+        for (name, extra) in [("main.cf", main_cf), ("master.cf", master_cf)] {
             let tmpl = fs::read_to_string(testdata().join(format!("{name}.in")))
                 .map_err(|e| io(name, e))?;
-            let text = tmpl
+            let text = append_config(&tmpl, &extra)
                 .replace("@PREFIX@", prefix)
                 .replace("@WORK@", work)
                 .replace("@FILTER@", filter_path.to_str().unwrap());
             fs::write(self.conf().join(name), text).map_err(|e| io(name, e))?;
         }
+        self.common_files()
+    }
+
+    /// The deliver-mode configuration: templates, recipe texts, binary.
+    fn lay_out_deliver(&self, deliver: Deliver<'_>) -> Result<(), String> {
+        let w = self.work();
+        let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
+        let binary = w.join("bin/mimeinject");
+        fs::copy(deliver.binary, &binary).map_err(|e| io("copy mimeinject", e))?;
+        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755))
+            .map_err(|e| io("chmod", e))?;
+        let prefix = self.postfix.prefix.to_str().ok_or("non-UTF-8 prefix")?;
+        let prefix = if prefix == "/" { "" } else { prefix };
+        let work = w.to_str().ok_or("non-UTF-8 temp dir")?;
+        for (name, extra) in [("main.cf", &deliver.main_cf), ("master.cf", &deliver.master_cf)] {
+            let tmpl = fs::read_to_string(testdata().join(format!("deliver-{name}.in")))
+                .map_err(|e| io(name, e))?;
+            let text =
+                append_config(&tmpl, extra).replace("@PREFIX@", prefix).replace("@WORK@", work);
+            fs::write(self.conf().join(name), text).map_err(|e| io(name, e))?;
+        }
+        self.common_files()
+    }
+
+    /// The virtual mailbox map and what the master sees as `/etc/postfix`.
+    fn common_files(&self) -> Result<(), String> {
+        let w = self.work();
+        let work = w.to_str().ok_or("non-UTF-8 temp dir")?;
+        let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
         fs::write(
             self.conf().join("vmailbox"),
             "user@example.test example.test/user/Maildir/\n\
              sender@example.test example.test/sender/Maildir/\n\
              second@example.test example.test/second/Maildir/\n\
-             @example.test example.test/other/Maildir/\n",
+             @example.test example.test/other/Maildir/\n\
+             @bounces.test bounces.test/sender/Maildir/\n",
         )
         .map_err(|e| io("vmailbox", e))?;
         // What the master sees as /etc/postfix. The empty master.cf only
@@ -588,7 +655,12 @@ impl Instance {
 
     /// The files delivered to `user@example.test`'s maildir, sorted.
     pub fn delivered(&self, user: &str) -> Vec<PathBuf> {
-        let base = self.work().join("mail/example.test").join(user).join("Maildir");
+        self.delivered_at("example.test", user)
+    }
+
+    /// The files delivered to `user@domain`'s maildir, sorted.
+    pub fn delivered_at(&self, domain: &str, user: &str) -> Vec<PathBuf> {
+        let base = self.work().join("mail").join(domain).join(user).join("Maildir");
         let mut files: Vec<PathBuf> = ["new", "cur"]
             .iter()
             .filter_map(|d| fs::read_dir(base.join(d)).ok())
@@ -672,6 +744,12 @@ impl Instance {
         problems
     }
 
+    /// The PIDs of the instance's processes whose command name is `comm`.
+    pub fn pids_of(&self, comm: &str) -> Vec<i32> {
+        let Some(ns) = &self.mntns else { return Vec::new() };
+        processes_in_namespace(ns).into_iter().filter(|p| p.comm == comm).map(|p| p.pid).collect()
+    }
+
     /// The instance's processes other than the holder (`unshare` and its
     /// child, the namespace's PID 1).
     fn leftovers(&self, holder_pid: i32) -> Vec<Process> {
@@ -712,13 +790,63 @@ fn smtp_data(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `extra` appended to the configuration template `tmpl`; a `main.cf`
+/// parameter that `extra` sets is taken out of `tmpl` (Postfix would use the
+/// last one too, with a warning from every process).
+fn append_config(tmpl: &str, extra: &str) -> String {
+    let set = |line: &str| {
+        let starts_entry = !line.starts_with(char::is_whitespace) && !line.starts_with('#');
+        line.split_once('=').filter(|_| starts_entry).map(|(k, _)| k.trim().to_owned())
+    };
+    let overridden: Vec<String> = extra.lines().filter_map(set).collect();
+    let mut out: String = tmpl
+        .lines()
+        .filter(|l| !set(l).is_some_and(|k| overridden.contains(&k)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push('\n');
+    out.push_str(extra);
+    out
+}
+
+/// The README's content-filter recipes, made to run in the instance: the
+/// test's paths, `nobody` as the pipe(8) user, no chroot for pickup, and
+/// the wrapper's settings (`MIMEINJECT`, the log, the temporary directory,
+/// `sendmail`) in `argv=` through `env`, as the README says to set them.
+fn content_filter_recipes() -> Result<(String, String), String> {
+    let subst = |text: String, from: &str, to: &str| {
+        if text.contains(from) {
+            Ok(text.replace(from, to))
+        } else {
+            Err(format!("the README's content-filter recipe no longer contains {from:?}"))
+        }
+    };
+    let main_cf = crate::support::readme::recipe("postfix/content-filter.main.cf");
+    let master = crate::support::readme::recipe("postfix/content-filter.master.cf");
+    let master =
+        subst(master, "pickup    unix  n       -       y", "pickup    unix  n       -       n")?;
+    let master = subst(master, "user=mimeinject", "user=nobody")?;
+    let master = subst(
+        master,
+        "MIMEINJECT_ROOT=/srv/mail-attachments",
+        "MIMEINJECT_ROOT=@WORK@/files\n    MIMEINJECT=@FILTER@ MIMEINJECT_LOG=@WORK@/log/mimeinject.log\n    \
+         MIMEINJECT_TMPDIR=@WORK@/tmp SENDMAIL=@PREFIX@/usr/sbin/sendmail",
+    )?;
+    let master = subst(
+        master,
+        "/usr/local/libexec/mimeinject-postfix-wrapper",
+        "@WORK@/bin/mimeinject-postfix-wrapper",
+    )?;
+    Ok((main_cf, master))
+}
+
 /// The pipe(8) result lines for `qid`'s deliveries through the filter
 /// service, oldest first. pipe(8) logs one line per recipient and attempt;
 /// the tests use one recipient.
 fn filter_outcomes(log: &str, qid: &str) -> Vec<FilterOutcome> {
     let prefix = format!("{qid}: to=<");
     log.lines()
-        .filter(|l| l.contains(&prefix) && l.contains("relay=mimeinject,"))
+        .filter(|l| l.contains(&prefix) && l.contains(", relay=mimeinject"))
         .map(|l| {
             let field = |name: &str| {
                 l.split(", ")
@@ -823,6 +951,13 @@ mod unit {
     fn smtp_data_stuffs_dots_and_uses_crlf() {
         assert_eq!(smtp_data(b"a\n.b\r\n..\n"), b"a\r\n..b\r\n...\r\n.\r\n");
         assert_eq!(smtp_data(b""), b"\r\n.\r\n");
+    }
+
+    #[test]
+    fn appended_parameters_replace_the_templates() {
+        let tmpl = "# a = comment\na = 1\nb = 2\nsvc unix - - n - - x\n  -o a=3\n";
+        let out = append_config(tmpl, "a = 9\n");
+        assert_eq!(out, "# a = comment\nb = 2\nsvc unix - - n - - x\n  -o a=3\n\na = 9\n");
     }
 
     #[test]

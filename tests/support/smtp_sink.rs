@@ -1,4 +1,5 @@
-//! A minimal SMTP server on 127.0.0.1 that accepts every message.
+//! A minimal SMTP server on 127.0.0.1 that accepts every message, or
+//! misbehaves on purpose ([`Behaviour`], [`SmtpSink::start_with`]).
 //!
 //! It keeps two records apart: messages that arrived complete (the final
 //! `.` was received and acknowledged with 250), and transactions whose
@@ -28,9 +29,35 @@ pub struct Transaction {
     /// i.e. the message as an MTA would store it. For a dropped
     /// transaction, whatever had arrived when the connection closed.
     pub data: Vec<u8>,
-    /// The same content with the line endings as sent (CRLF from an MTA): what a DKIM
-    /// verifier at the receiver checks.
+    /// The DATA content as it came over the wire (CRLF, dot-stuffed),
+    /// without the final `.` line.
     pub wire: Vec<u8>,
+    /// The message as sent, line endings kept (CRLF from an MTA) and
+    /// dot-stuffing undone: what a DKIM verifier at the receiver checks.
+    pub message: Vec<u8>,
+    /// The argument of the session's `EHLO` (or `HELO`).
+    pub helo: String,
+    /// The whole `MAIL FROM` command line, parameters included.
+    pub mail_command: String,
+}
+
+/// How the sink answers. The default accepts everything.
+#[derive(Clone, Debug, Default)]
+pub struct Behaviour {
+    /// The reply to every `RCPT TO` instead of `250` (e.g.
+    /// `"550 5.1.1 no such user"`).
+    pub rcpt_reply: Option<String>,
+    /// The reply to the end of data instead of `250` (the message then
+    /// counts as received complete all the same).
+    pub data_end_reply: Option<String>,
+    /// Close the connection once this many bytes of DATA have arrived.
+    pub drop_after: Option<usize>,
+    /// Never answer the end of data: read it, then wait silently until the
+    /// client goes away.
+    pub stall_at_data_end: bool,
+    /// Stop reading once this many bytes of DATA have arrived, until
+    /// [`SmtpSink::release`]; [`SmtpSink::stalled`] counts the stops.
+    pub stall_after: Option<usize>,
 }
 
 /// What the sink has recorded so far.
@@ -42,6 +69,10 @@ struct Record {
     dropped: Vec<Transaction>,
     /// Connections accepted.
     connections: usize,
+    /// Transactions stopped by `stall_after`.
+    stalled: usize,
+    /// Set by `release`.
+    released: bool,
 }
 
 /// A running sink; stops its threads when dropped.
@@ -61,6 +92,11 @@ impl SmtpSink {
     /// on its own thread (an MTA may deliver several recipients in
     /// parallel).
     pub fn start() -> SmtpSink {
+        SmtpSink::start_with(Behaviour::default())
+    }
+
+    /// Like [`SmtpSink::start`], answering as `behaviour` says.
+    pub fn start_with(behaviour: Behaviour) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the SMTP sink");
         let port = listener.local_addr().unwrap().port();
         // Non-blocking accept, polled, so that dropping the sink can end
@@ -71,7 +107,7 @@ impl SmtpSink {
         let acceptor = {
             let record = Arc::clone(&record);
             let stop = Arc::clone(&stop);
-            thread::spawn(move || accept_loop(listener, record, stop))
+            thread::spawn(move || accept_loop(listener, record, stop, behaviour))
         };
         SmtpSink { port, record, stop, acceptor: Some(acceptor) }
     }
@@ -91,6 +127,16 @@ impl SmtpSink {
         self.record.lock().unwrap().dropped.clone()
     }
 
+    /// How many transactions `stall_after` has stopped so far.
+    pub fn stalled(&self) -> usize {
+        self.record.lock().unwrap().stalled
+    }
+
+    /// Lets stalled transactions go on reading.
+    pub fn release(&self) {
+        self.record.lock().unwrap().released = true;
+    }
+
     /// How many connections the sink has accepted.
     pub fn connections(&self) -> usize {
         self.record.lock().unwrap().connections
@@ -108,16 +154,22 @@ impl Drop for SmtpSink {
 
 /// Accepts connections until `stop` is set. Connection threads are not
 /// joined: each ends on its own when the peer closes or goes idle.
-fn accept_loop(listener: TcpListener, record: Arc<Mutex<Record>>, stop: Arc<AtomicBool>) {
+fn accept_loop(
+    listener: TcpListener,
+    record: Arc<Mutex<Record>>,
+    stop: Arc<AtomicBool>,
+    behaviour: Behaviour,
+) {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
                 record.lock().unwrap().connections += 1;
                 let record = Arc::clone(&record);
+                let behaviour = behaviour.clone();
                 thread::spawn(move || {
                     // A failing connection only ever means "not delivered",
                     // which the record already shows.
-                    let _ = serve(stream, &record);
+                    let _ = serve(stream, &record, &behaviour);
                 });
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -129,13 +181,15 @@ fn accept_loop(listener: TcpListener, record: Arc<Mutex<Record>>, stop: Arc<Atom
 }
 
 /// Speaks just enough ESMTP for an MTA to hand over messages.
-fn serve(stream: TcpStream, record: &Mutex<Record>) -> std::io::Result<()> {
+fn serve(stream: TcpStream, record: &Mutex<Record>, behaviour: &Behaviour) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     let mut out = stream.try_clone()?;
     let mut input = BufReader::new(stream);
     let mut mail_from: Option<String> = None;
     let mut rcpt_to: Vec<String> = Vec::new();
+    let mut helo = String::new();
+    let mut mail_command = String::new();
     out.write_all(b"220 sink.test ESMTP test sink\r\n")?;
     let mut line = Vec::new();
     loop {
@@ -147,31 +201,53 @@ fn serve(stream: TcpStream, record: &Mutex<Record>) -> std::io::Result<()> {
         let command = text.trim_end().to_string();
         let verb = command.split(' ').next().unwrap_or("").to_ascii_uppercase();
         match verb.as_str() {
-            "EHLO" => out.write_all(b"250-sink.test\r\n250 8BITMIME\r\n")?,
-            "HELO" => out.write_all(b"250 sink.test\r\n")?,
+            "EHLO" => {
+                helo = command[4..].trim().to_string();
+                out.write_all(b"250-sink.test\r\n250 8BITMIME\r\n")?;
+            }
+            "HELO" => {
+                helo = command[4..].trim().to_string();
+                out.write_all(b"250 sink.test\r\n")?;
+            }
             "MAIL" => {
                 mail_from = Some(path_argument(&command));
+                mail_command = command.clone();
                 rcpt_to.clear();
                 out.write_all(b"250 sender ok\r\n")?;
             }
-            "RCPT" if mail_from.is_some() => {
-                rcpt_to.push(path_argument(&command));
-                out.write_all(b"250 recipient ok\r\n")?;
-            }
+            "RCPT" if mail_from.is_some() => match &behaviour.rcpt_reply {
+                Some(reply) => out.write_all(format!("{reply}\r\n").as_bytes())?,
+                None => {
+                    rcpt_to.push(path_argument(&command));
+                    out.write_all(b"250 recipient ok\r\n")?;
+                }
+            },
             "DATA" if !rcpt_to.is_empty() => {
                 out.write_all(b"354 go ahead\r\n")?;
-                let (wire, complete) = read_data(&mut input);
+                let (data, wire, complete) = read_data(&mut input, behaviour, record);
                 let transaction = Transaction {
                     mail_from: mail_from.take().unwrap_or_default(),
                     rcpt_to: std::mem::take(&mut rcpt_to),
-                    data: crlf_to_lf(&wire),
+                    data,
+                    message: unstuff(&wire),
                     wire,
+                    helo: helo.clone(),
+                    mail_command: std::mem::take(&mut mail_command),
                 };
                 let mut record = record.lock().unwrap();
                 if complete {
                     record.complete.push(transaction);
                     drop(record);
-                    out.write_all(b"250 stored\r\n")?;
+                    if behaviour.stall_at_data_end {
+                        // Wait for the client to give up and close.
+                        let mut rest = Vec::new();
+                        let _ = input.read_until(b'\n', &mut rest);
+                        return Ok(());
+                    }
+                    match &behaviour.data_end_reply {
+                        Some(reply) => out.write_all(format!("{reply}\r\n").as_bytes())?,
+                        None => out.write_all(b"250 stored\r\n")?,
+                    }
                 } else {
                     record.dropped.push(transaction);
                     return Ok(());
@@ -195,43 +271,68 @@ fn serve(stream: TcpStream, record: &Mutex<Record>) -> std::io::Result<()> {
 }
 
 /// Reads DATA content up to the line holding only `.`, undoing
-/// dot-stuffing (RFC 5321 §4.5.2) and keeping the line endings. Returns the
-/// content and whether the final dot arrived; a closed, failed or idle
-/// connection ends the content early.
-fn read_data(input: &mut impl BufRead) -> (Vec<u8>, bool) {
+/// dot-stuffing (RFC 5321 §4.5.2) and turning CRLF into LF. Returns the
+/// content, the bytes as received, and whether the final dot arrived; a
+/// closed, failed or idle connection ends the content early, and so does
+/// `drop_after` bytes received (the sink then closes the connection).
+fn read_data(
+    input: &mut impl BufRead,
+    behaviour: &Behaviour,
+    record: &Mutex<Record>,
+) -> (Vec<u8>, Vec<u8>, bool) {
     let mut data = Vec::new();
+    let mut wire = Vec::new();
     let mut line = Vec::new();
+    let mut stalled = false;
     loop {
         line.clear();
+        if behaviour.drop_after.is_some_and(|n| wire.len() >= n) {
+            return (data, wire, false);
+        }
+        if !stalled && behaviour.stall_after.is_some_and(|n| wire.len() >= n) {
+            stalled = true;
+            record.lock().unwrap().stalled += 1;
+            let deadline = std::time::Instant::now() + IDLE_TIMEOUT;
+            while !record.lock().unwrap().released && std::time::Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
         match input.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => {
                 data.extend_from_slice(&line);
-                return (data, false);
+                wire.extend_from_slice(&line);
+                return (data, wire, false);
             }
             Ok(_) => {}
         }
         if !line.ends_with(b"\n") {
             // The peer closed in the middle of a line.
             data.extend_from_slice(&line);
-            return (data, false);
+            wire.extend_from_slice(&line);
+            return (data, wire, false);
         }
         if line == b".\r\n" || line == b".\n" {
-            return (data, true);
+            return (data, wire, true);
         }
-        data.extend_from_slice(line.strip_prefix(b".").unwrap_or(&line));
+        wire.extend_from_slice(&line);
+        let unstuffed = line.strip_prefix(b".").unwrap_or(&line);
+        match unstuffed.strip_suffix(b"\r\n") {
+            Some(body) => {
+                data.extend_from_slice(body);
+                data.push(b'\n');
+            }
+            None => data.extend_from_slice(unstuffed),
+        }
     }
 }
 
-/// Turns each CRLF into LF: the message as an MTA would store it.
-fn crlf_to_lf(wire: &[u8]) -> Vec<u8> {
+/// Undoes dot-stuffing (RFC 5321 §4.5.2) line by line, keeping the line
+/// endings as they came.
+fn unstuff(wire: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(wire.len());
-    let mut rest = wire;
-    while let Some(i) = rest.windows(2).position(|w| w == b"\r\n") {
-        out.extend_from_slice(&rest[..i]);
-        out.push(b'\n');
-        rest = &rest[i + 2..];
+    for line in wire.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
     }
-    out.extend_from_slice(rest);
     out
 }
 

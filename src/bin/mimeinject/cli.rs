@@ -61,6 +61,14 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Delivers the filtered message straight to a next hop over SMTP or LMTP, as a Postfix
+    /// pipe(8) transport: the output streams into the transaction, and only a complete
+    /// message gets the final dot. Exits 0 when the next hop accepted it, 75 (defer) on any
+    /// local failure or a 4xx reply, 69 (bounce) on a 5xx reply to the message; prints one
+    /// line for pipe(8) to log, starting with the next hop's enhanced status code when the
+    /// next hop refused the message.
+    #[command(mut_arg("failure_exit_code", |a| a.default_value("75")))]
+    Deliver(Box<DeliverArgs>),
     /// Encodes a file (or stdin) as MIME base64 in 76-column lines, like `base64 -w 76`.
     Encode {
         /// End lines with CRLF instead of LF.
@@ -98,6 +106,70 @@ impl StubArgs {
             disposition: self.disposition.as_deref(),
         }
     }
+}
+
+/// `mimeinject deliver`: the next hop and the envelope, then the filter's options.
+#[derive(Debug, Args)]
+pub struct DeliverArgs {
+    /// Where to deliver, in Postfix's syntax: `smtp:[host]:port` (no MX lookup) or
+    /// `lmtp:unix:/path`, `lmtp:inet:host:port`.
+    #[arg(long, value_name = "NEXTHOP")]
+    pub nexthop: mimeinject::smtp::NextHop,
+
+    /// The envelope sender (pipe(8)'s `${sender}`); empty for the null sender (with
+    /// `null_sender=` in master.cf).
+    #[arg(short = 'f', long = "sender", value_name = "ADDRESS", allow_hyphen_values = true)]
+    pub sender: String,
+
+    /// The name sent with EHLO/LHLO (default: this host's name).
+    #[arg(long, value_name = "NAME")]
+    pub helo_name: Option<String>,
+
+    /// STARTTLS, as Postfix's smtp_tls_security_level: none, may (when offered, no
+    /// certificate check), encrypt (required, no check), secure (required, certificate
+    /// checked against the trusted roots and the next hop's host).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = TlsLevel::May)]
+    pub tls_security_level: TlsLevel,
+
+    /// Trusted roots for `secure`: the PEM certificates in this file instead of the system's
+    /// store.
+    #[arg(long, value_name = "PATH")]
+    pub tls_ca_file: Option<PathBuf>,
+
+    /// Logs in (AUTH PLAIN or LOGIN, over TLS only) with the entry for the next hop in this
+    /// file, in the syntax of Postfix's smtp_sasl_password_maps: `[host]:port user:password`.
+    #[arg(long, value_name = "PATH")]
+    pub auth_file: Option<PathBuf>,
+
+    /// Seconds a TCP connection to the next hop may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub connect_timeout: u64,
+
+    /// Seconds any one wait for the next hop may take: a reply, or room to send.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub timeout: u64,
+
+    /// Seconds the whole run may take; then mimeinject stops (killed by SIGALRM, which
+    /// pipe(8) defers). Keep it below the transport's `_time_limit` (default 1000 s), which
+    /// bounces. 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub time_limit: u32,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// STARTTLS policy (`--tls-security-level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TlsLevel {
+    /// Never.
+    None,
+    /// When offered; the certificate is not checked.
+    May,
+    /// Required; the certificate is not checked.
+    Encrypt,
+    /// Required, and the certificate checked.
+    Secure,
 }
 
 /// The filter's options.
@@ -206,20 +278,36 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let matches = Cli::command().try_get_matches_from(args)?;
     let mut cli = Cli::from_arg_matches(&matches)?;
-    let mut stages: Vec<(usize, mimeinject::Stage)> = vec![(0, mimeinject::Stage::Attachments)];
-    let indexed = |id: &str| matches.indices_of(id).into_iter().flatten().collect::<Vec<_>>();
-    for (i, v) in indexed("add_header").into_iter().zip(&cli.filter.add_header) {
-        stages.push((i, mimeinject::Stage::AddHeader(v.clone())));
+    cli.filter.stages = stages(&matches, &cli.filter);
+    if let (Some(Command::Deliver(d)), Some(("deliver", sub))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        d.filter.stages = stages(sub, &d.filter);
     }
-    for (i, v) in indexed("strip_header").into_iter().zip(&cli.filter.strip_header) {
-        stages.push((i, mimeinject::Stage::StripHeader(v.clone())));
-    }
-    stages.sort_by_key(|(i, _)| *i);
-    cli.filter.stages = stages.into_iter().map(|(_, s)| s).collect();
     Ok(cli)
 }
 
-/// The failure exit code from the raw arguments, for failures before clap has parsed them.
+/// The filter chain: attachments first, then the header stages in command-line order.
+fn stages(matches: &clap::ArgMatches, args: &FilterArgs) -> Vec<mimeinject::Stage> {
+    let mut stages: Vec<(usize, mimeinject::Stage)> = vec![(0, mimeinject::Stage::Attachments)];
+    let indexed = |id: &str| matches.indices_of(id).into_iter().flatten().collect::<Vec<_>>();
+    for (i, v) in indexed("add_header").into_iter().zip(&args.add_header) {
+        stages.push((i, mimeinject::Stage::AddHeader(v.clone())));
+    }
+    for (i, v) in indexed("strip_header").into_iter().zip(&args.strip_header) {
+        stages.push((i, mimeinject::Stage::StripHeader(v.clone())));
+    }
+    stages.sort_by_key(|(i, _)| *i);
+    stages.into_iter().map(|(_, s)| s).collect()
+}
+
+/// Whether the arguments run `mimeinject deliver` (for failures before clap has parsed them).
+pub fn is_deliver(args: &[std::ffi::OsString]) -> bool {
+    args.get(1).is_some_and(|a| a == "deliver")
+}
+
+/// The failure exit code from the raw arguments, for failures before clap has parsed them:
+/// `--failure-exit-code`, else 75 for `deliver` (a pipe(8) deferral), else 1.
 pub fn failure_code_hint(args: &[std::ffi::OsString]) -> u8 {
     let mut it = args.iter().filter_map(|a| a.to_str());
     while let Some(a) = it.next() {
@@ -232,7 +320,11 @@ pub fn failure_code_hint(args: &[std::ffi::OsString]) -> u8 {
             return code;
         }
     }
-    1
+    if is_deliver(args) {
+        75
+    } else {
+        1
+    }
 }
 
 #[cfg(test)]
@@ -252,5 +344,7 @@ mod tests {
         assert_eq!(failure_code_hint(&args(&["x", "--failure-exit-code=75", "--bad"])), 75);
         assert_eq!(failure_code_hint(&args(&["x", "--failure-exit-code=0"])), 1);
         assert_eq!(failure_code_hint(&args(&["x"])), 1);
+        assert_eq!(failure_code_hint(&args(&["x", "deliver", "--bad"])), 75);
+        assert_eq!(failure_code_hint(&args(&["x", "deliver", "--failure-exit-code=3"])), 3);
     }
 }

@@ -39,8 +39,8 @@ fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<Summary,
     Ok(summary)
 }
 
-/// The library configuration from the command line.
-fn config(args: &FilterArgs) -> Result<Config, String> {
+/// The library configuration from the command line (also `deliver`'s).
+pub fn config(args: &FilterArgs) -> Result<Config, String> {
     let mut limits = Limits::default();
     let set = |slot: &mut u64, v: Option<u64>| *slot = v.unwrap_or(*slot);
     set(&mut limits.attachment_bytes, args.max_attachment_size);
@@ -147,7 +147,7 @@ impl<W: Write> Write for AlignedWriter<W> {
 }
 
 /// Reads stdin to its end, so the MTA's writer never sees a broken pipe.
-fn drain(stdin: &mut File) {
+pub fn drain(stdin: &mut File) {
     let mut sink = [0u8; 64 << 10];
     while let Ok(n) = stdin.read(&mut sink) {
         if n == 0 {

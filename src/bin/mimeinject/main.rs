@@ -4,6 +4,7 @@
 
 mod check;
 mod cli;
+mod deliver;
 mod filter;
 mod log;
 mod options;
@@ -33,20 +34,29 @@ pub extern "C" fn main(
 fn exit_code() -> u8 {
     let args: Vec<OsString> = std::env::args_os().collect();
     let failure = cli::failure_code_hint(&args);
+    // `deliver` reports on stdout, which pipe(8) reads as the reason (it is not the message).
+    let report = cli::is_deliver(&args);
     let stderr = log::stderr_is_separate();
     std::panic::set_hook(Box::new(log::record_panic));
     let mut log = Log { file: None, syslog: true, stderr, queue_id: None };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args, &mut log)));
     match outcome {
         Ok(Ok(())) => 0,
-        Ok(Err(Failure::Usage(code))) => code,
+        Ok(Err(Failure::Usage(code) | Failure::Exit(code))) => code,
         Ok(Err(Failure::Reason(reason))) => {
             log.failure(&reason);
+            if report {
+                deliver::print(&format!("mimeinject: {reason}"));
+            }
             failure
         }
         Err(_) => {
             let reason = log::PANIC.lock().ok().and_then(|mut p| p.take());
-            log.failure(reason.as_deref().unwrap_or("internal error (panic)"));
+            let reason = reason.as_deref().unwrap_or("internal error (panic)");
+            log.failure(reason);
+            if report {
+                deliver::print(&format!("mimeinject: {reason}"));
+            }
             filter::drain_stdin();
             failure
         }
@@ -58,6 +68,8 @@ enum Failure {
     Usage(u8),
     /// To be logged.
     Reason(String),
+    /// Already reported and logged; exit with this status.
+    Exit(u8),
 }
 
 fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
@@ -98,6 +110,20 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
             tools::stub(Some(key_file), stub.fields()).map_err(Failure::Reason)
         }
         Some(Command::Stub { stub }) => tools::stub(None, stub.fields()).map_err(Failure::Reason),
+        Some(Command::Deliver(args)) => {
+            log.file = args.filter.log_file.clone();
+            log.syslog = !args.filter.no_syslog;
+            log.stderr = false;
+            let outcome = deliver::run(args);
+            if outcome.failed {
+                log.failure(&outcome.line);
+            }
+            deliver::print(&outcome.line);
+            match outcome.status {
+                0 => Ok(()),
+                code => Err(Failure::Exit(code)),
+            }
+        }
         Some(Command::Man) => tools::man().map_err(Failure::Reason),
         Some(Command::Completions { shell }) => tools::completions(*shell).map_err(Failure::Reason),
     }
