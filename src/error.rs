@@ -44,6 +44,10 @@ pub enum ErrorKind {
     },
     /// A placeholder's signature is missing or wrong.
     Signature(String),
+    /// Replacing the placeholder would break a signature the message carries: S/MIME
+    /// (`multipart/signed`, `multipart/encrypted`, `application/pkcs7-mime`), DKIM or ARC.
+    /// The reason says what to do instead.
+    Signed(String),
     /// A configured limit was exceeded.
     Limit {
         /// What was limited.
@@ -102,6 +106,7 @@ impl fmt::Display for Error {
                 "attachment {path:?} changed while being read ({expected} bytes at open, {read} read)"
             )?,
             ErrorKind::Signature(r) => write!(f, "placeholder signature: {r}")?,
+            ErrorKind::Signed(r) => write!(f, "signed message: {r}")?,
             ErrorKind::Limit { what, limit } => write!(f, "limit exceeded: {what} (limit {limit})")?,
             ErrorKind::Config(r) => write!(f, "configuration: {r}")?,
         }

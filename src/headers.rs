@@ -237,13 +237,28 @@ fn is_attribute_char(b: u8) -> bool {
 
 /// Refuses a media type that is not `token/token`.
 fn check_media_type(media_type: &str) -> Result<(), HeaderError> {
-    let ok = |part: &str| {
-        !part.is_empty() && part.len() <= MAX_TYPE_NAME && part.bytes().all(is_token_char)
-    };
-    match media_type.split_once('/') {
-        Some((ty, sub)) if ok(ty) && ok(sub) => Ok(()),
-        _ => Err(HeaderError(format!("invalid media type {media_type:?}: not type/subtype"))),
+    media_type_essence(media_type).map(drop)
+}
+
+/// Parses a bare media type (`type/subtype`, no parameters) with the `mime` crate and
+/// returns it lower-cased. Each name is at most 127 characters (RFC 6838 §4.2).
+///
+/// The `mime` crate accepts an empty subtype (`application/`) and a trailing `;`; both are
+/// refused here.
+pub(crate) fn media_type_essence(media_type: &str) -> Result<String, HeaderError> {
+    let bad = || HeaderError(format!("invalid media type {media_type:?}: not type/subtype"));
+    let parsed: mime::Mime = media_type.parse().map_err(|_| bad())?;
+    let essence = parsed.essence_str();
+    let (ty, sub) = essence.split_once('/').ok_or_else(bad)?;
+    if sub.is_empty()
+        || ty.len() > MAX_TYPE_NAME
+        || sub.len() > MAX_TYPE_NAME
+        || essence.len() != media_type.len()
+        || parsed.params().next().is_some()
+    {
+        return Err(bad());
     }
+    Ok(essence.to_owned())
 }
 
 /// Refuses a filename that cannot be written or that is a path.

@@ -1,5 +1,6 @@
 //! Parsing MIME header parameters: RFC 2045 §5.1 syntax, RFC 822 comments,
-//! RFC 2231 continuations and charset decoding.
+//! RFC 2231 continuations and charset decoding, RFC 2183 `Content-Disposition`, and
+//! RFC 2047 encoded-words inside parameter values.
 //!
 //! The parser is lenient where real mail is sloppy but unambiguous, and strict
 //! where a wrong guess could change the meaning of a message:
@@ -11,22 +12,73 @@
 //!   unterminated quoted-string or comment, a parameter without `=`, anything
 //!   but `;` after a value, a parameter given twice (also as `name` and
 //!   `name*`), RFC 2231 sections with gaps, duplicates or leading zeros, bad
-//!   `%XX`, a charset other than UTF-8, US-ASCII or ISO-8859-1, and values that
-//!   are not valid UTF-8 once decoded.
+//!   `%XX`, a charset the [`charset`] crate does not know (it knows the WHATWG
+//!   Encoding Standard's labels, as mail clients do, and UTF-7), and bytes that are
+//!   not valid in the declared charset (UTF-8 when none is declared, RFC 6532).
+//!
+//! RFC 2047 encoded-words inside a value (`filename="=?utf-8?Q?M=C3=A4rz.pdf?="`,
+//! which PHPMailer, Symfony Mime and lettre write) are decoded only on request, by
+//! [`Params::get_decoded`] or [`decode_encoded_words`]: a boundary or a charset must
+//! never be decoded, and a value in RFC 2231 form never holds encoded-words.
 
 use std::fmt;
 
 /// A parsed parameter list. Names are lower-cased; RFC 2231 sections are joined and decoded.
 ///
-/// The order is that of each name's first appearance in the field.
+/// The order is that of each name's first appearance in the field. The second, private
+/// field remembers which names were given in RFC 2231 form (see [`Params::is_rfc2231`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Params(pub Vec<(String, String)>);
+pub struct Params(pub Vec<(String, String)>, pub(crate) Vec<String>);
 
 impl Params {
     /// The value of the parameter `name` (ASCII case-insensitive), if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+
+    /// Whether `name` was given in RFC 2231 form: `name*=charset'lang'value`, or in
+    /// sections `name*0=`, `name*1*=`, …. Such a value is already decoded, and RFC 2231
+    /// leaves no room for RFC 2047 encoded-words in it.
+    pub fn is_rfc2231(&self, name: &str) -> bool {
+        self.1.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// The value of `name` as a mail library meant it: with RFC 2047 encoded-words
+    /// decoded (see [`decode_encoded_words`]) unless the value was in RFC 2231 form, as
+    /// Python's `email` package reads it.
+    ///
+    /// # Errors
+    ///
+    /// A [`ParamError`] when an encoded-word in the value cannot be decoded.
+    ///
+    /// ```
+    /// use mimeinject::params::parse_params;
+    ///
+    /// let p = parse_params(b"filename=\"=?utf-8?Q?M=C3=A4rz.csv?=\"; \
+    ///                        path*=UTF-8''=%3Futf-8%3FQ%3Fx%3F=").unwrap();
+    /// assert_eq!(p.get("filename"), Some("=?utf-8?Q?M=C3=A4rz.csv?="));
+    /// assert_eq!(p.get_decoded("filename").unwrap().unwrap(), "März.csv");
+    /// // An RFC 2231 value is taken as it is.
+    /// assert_eq!(p.get_decoded("path").unwrap().unwrap(), "=?utf-8?Q?x?=");
+    /// assert!(p.get_decoded("type").is_none());
+    /// ```
+    pub fn get_decoded(&self, name: &str) -> Option<Result<String, ParamError>> {
+        let value = self.get(name)?;
+        Some(if self.is_rfc2231(name) {
+            Ok(value.to_owned())
+        } else {
+            decode_encoded_words(value).map_err(|e| ParamError(format!("parameter {name:?}: {e}")))
+        })
+    }
+}
+
+/// A parsed `Content-Disposition` field body (RFC 2183).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentDisposition {
+    /// The disposition type, lower-cased: `attachment`, `inline`, or any other token.
+    pub disposition_type: String,
+    /// The parameters (`filename`, `size`, …).
+    pub params: Params,
 }
 
 /// A parsed `Content-Type` field body.
@@ -127,6 +179,205 @@ pub fn parse_content_type(body: &[u8]) -> Result<ContentType, ParamError> {
 /// As for [`parse_content_type`], except that there is no media type.
 pub fn parse_params(input: &[u8]) -> Result<Params, ParamError> {
     parse_list(&mut Cursor { input, pos: 0 })
+}
+
+/// Parses an unfolded `Content-Disposition` field body (RFC 2183 §2): a disposition type,
+/// then parameters as in [`parse_content_type`].
+///
+/// # Errors
+///
+/// A [`ParamError`] when the type is missing or not a token, or for any of the parameter
+/// problems listed in the [module documentation](self).
+///
+/// ```
+/// use mimeinject::params::parse_content_disposition;
+///
+/// let cd = parse_content_disposition(b" Attachment; filename*=UTF-8''M%C3%A4rz.pdf").unwrap();
+/// assert_eq!(cd.disposition_type, "attachment");
+/// assert_eq!(cd.params.get("filename"), Some("März.pdf"));
+/// assert!(parse_content_disposition(b"; filename=x").is_err());
+/// ```
+pub fn parse_content_disposition(body: &[u8]) -> Result<ContentDisposition, ParamError> {
+    let mut c = Cursor { input: body, pos: 0 };
+    c.skip_cfws()?;
+    let ty = c.token();
+    if ty.is_empty() {
+        match c.peek() {
+            None => fail!("missing disposition type"),
+            Some(b) => fail!("invalid disposition type: unexpected {:?}", char::from(b)),
+        }
+    }
+    // A token is ASCII.
+    let disposition_type = String::from_utf8_lossy(ty).to_ascii_lowercase();
+    c.skip_cfws()?;
+    match c.peek() {
+        None | Some(b';') => {}
+        Some(b) => fail!("unexpected {:?} after the disposition type", char::from(b)),
+    }
+    let params = parse_list(&mut c)?;
+    Ok(ContentDisposition { disposition_type, params })
+}
+
+/// Decodes the RFC 2047 encoded-words in a header or parameter value, as Python's `email`
+/// package does inside quoted parameter values.
+///
+/// An encoded-word is `=?charset?B?text?=` or `=?charset?Q?text?=` (the charset may carry
+/// an RFC 2231 `*language`), standing alone between white space or the ends of the value
+/// (RFC 2047 §5 (1)); `a=?utf-8?Q?x?=b` holds none. The white space between two adjacent
+/// encoded-words is dropped (§6.2); all other text is kept as it is. The bytes of adjacent
+/// encoded-words in the same charset are joined before they are decoded, so a character
+/// split across two words (which §5 forbids, and Python accepts) comes out whole.
+///
+/// Charsets are decoded by the [`charset`] crate (the WHATWG Encoding Standard's labels,
+/// as mail clients use them, plus UTF-7), except UTF-8 and US-ASCII, which are checked
+/// strictly.
+///
+/// # Errors
+///
+/// A [`ParamError`] for an encoded-word that cannot be decoded: an unknown charset, a
+/// `B` text that is not base64, a `Q` text with a bad `=XX`, or bytes that are not valid in
+/// the charset. Nothing is replaced by U+FFFD: a name that cannot be read exactly is
+/// refused, not guessed.
+///
+/// ```
+/// use mimeinject::params::decode_encoded_words;
+///
+/// assert_eq!(decode_encoded_words("=?utf-8?B?5rWL6K+VLnppcA==?=").unwrap(), "测试.zip");
+/// assert_eq!(decode_encoded_words("=?UTF-8?Q?M=C3=A4?= =?UTF-8?Q?rz_2026.pdf?=").unwrap(),
+///            "März 2026.pdf");
+/// assert_eq!(decode_encoded_words("Report =?iso-8859-1?q?M=E4rz?=").unwrap(), "Report März");
+/// assert_eq!(decode_encoded_words("plain.pdf").unwrap(), "plain.pdf");
+/// assert!(decode_encoded_words("=?no-such-charset?Q?x?=").is_err());
+/// ```
+pub fn decode_encoded_words(value: &str) -> Result<String, ParamError> {
+    if !value.contains("=?") {
+        return Ok(value.to_owned());
+    }
+    let mut out = String::with_capacity(value.len());
+    // Bytes of the current run of adjacent encoded-words, and their charset.
+    let mut run: Option<(&str, Vec<u8>)> = None;
+    // White space seen since the last word, kept unless an encoded-word follows it.
+    let mut space = "";
+    let mut rest = value;
+    while !rest.is_empty() {
+        let word_len = rest.find([' ', '\t']).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_len);
+        let gap = after.len() - after.trim_start_matches([' ', '\t']).len();
+        let (gap, after) = after.split_at(gap);
+        rest = after;
+        match encoded_word(word)? {
+            Some((charset, bytes)) => match &mut run {
+                Some((cs, held)) if cs.eq_ignore_ascii_case(charset) => held.extend(bytes),
+                _ => {
+                    if let Some((cs, held)) = run.take() {
+                        out.push_str(&decode_word_charset(cs, &held)?);
+                    }
+                    run = Some((charset, bytes));
+                }
+            },
+            None => {
+                if let Some((cs, held)) = run.take() {
+                    out.push_str(&decode_word_charset(cs, &held)?);
+                }
+                out.push_str(space);
+                out.push_str(word);
+                space = "";
+            }
+        }
+        if run.is_some() {
+            // Between two encoded-words the gap goes; before plain text it stays.
+            space = gap;
+        } else {
+            out.push_str(gap);
+        }
+    }
+    if let Some((cs, held)) = run.take() {
+        out.push_str(&decode_word_charset(cs, &held)?);
+    }
+    out.push_str(space);
+    Ok(out)
+}
+
+/// The decoded bytes of everything in `value` that has the form of an encoded-word, glued
+/// to other text or not, whether it decodes cleanly or not: for looking for a word, never
+/// for using the text.
+pub(crate) fn encoded_words_anywhere(value: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(start) = value[from..].find("=?").map(|i| from + i) {
+        // `=?charset?X?text?=`: the end is the `?=` after the third `?`.
+        let body = &value[start + 2..];
+        let mut qs = body.match_indices('?').map(|(i, _)| i);
+        let end = match (qs.next(), qs.next()) {
+            (Some(_), Some(second)) => body[second + 1..].find("?=").map(|e| second + 1 + e),
+            _ => None,
+        };
+        let Some(end) = end else {
+            from = start + 2;
+            continue;
+        };
+        let word = &value[start..start + 2 + end + 2];
+        if let Ok(Some((_, bytes))) = encoded_word(word) {
+            out.push(bytes);
+        }
+        from = start + 2;
+    }
+    out
+}
+
+/// `word` as an RFC 2047 encoded-word: its charset (the `*language` dropped) and its
+/// decoded bytes; `None` when it does not have the form of one.
+fn encoded_word(word: &str) -> Result<Option<(&str, Vec<u8>)>, ParamError> {
+    let Some(inner) = word.strip_prefix("=?").and_then(|w| w.strip_suffix("?=")) else {
+        return Ok(None);
+    };
+    let mut parts = inner.splitn(3, '?');
+    let (Some(charset), Some(encoding), Some(text)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Ok(None);
+    };
+    let charset = charset.split('*').next().unwrap_or_default();
+    if charset.is_empty() || text.contains('?') || !charset.bytes().all(is_token_byte) {
+        return Ok(None);
+    }
+    let bytes = match encoding {
+        "B" | "b" => {
+            // Padding is often missing; Python accepts that too.
+            let mut padded = text.to_owned();
+            while padded.len() % 4 != 0 {
+                padded.push('=');
+            }
+            match base64_simd::STANDARD.decode_to_vec(padded.as_bytes()) {
+                Ok(b) => b,
+                Err(_) => fail!("encoded-word {word:?} is not valid base64"),
+            }
+        }
+        "Q" | "q" => {
+            let mut out = Vec::with_capacity(text.len());
+            let mut bytes = text.bytes();
+            while let Some(b) = bytes.next() {
+                match b {
+                    b'_' => out.push(b' '),
+                    b'=' => {
+                        let hex = |b: Option<u8>| b.and_then(|b| char::from(b).to_digit(16));
+                        match (hex(bytes.next()), hex(bytes.next())) {
+                            (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                            _ => fail!("encoded-word {word:?} has an invalid =XX escape"),
+                        }
+                    }
+                    _ => out.push(b),
+                }
+            }
+            out
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some((charset, bytes)))
+}
+
+/// Decodes the bytes of one run of encoded-words.
+fn decode_word_charset(charset: &str, bytes: &[u8]) -> Result<String, ParamError> {
+    decode_charset("an encoded-word", charset.as_bytes(), bytes)
 }
 
 /// The lower-cased mechanism of a `Content-Transfer-Encoding` field body, comments removed.
@@ -386,21 +637,29 @@ fn join(raw: Vec<RawParam>) -> Result<Params, ParamError> {
         }
     }
     let mut out = Vec::with_capacity(names.len());
+    let mut rfc2231 = Vec::new();
     for name in names {
         let group: Vec<&RawParam> = raw.iter().filter(|p| p.base == name).collect();
+        if group.iter().any(|p| p.section.is_some() || p.extended) {
+            rfc2231.push(name.to_owned());
+        }
         let value = if group.iter().any(|p| p.section.is_some()) {
             join_sections(name, &group)?
         } else if group.len() > 1 {
             fail!("parameter {name:?} appears more than once");
         } else if group[0].extended {
             let (charset, encoded) = split_charset(name, &group[0].value)?;
-            decode_charset(name, charset, &percent_decode(name, encoded)?)?
+            decode_charset(
+                &format!("parameter {name:?}"),
+                charset,
+                &percent_decode(name, encoded)?,
+            )?
         } else {
-            decode_charset(name, b"", &group[0].value)?
+            decode_charset(&format!("parameter {name:?}"), b"", &group[0].value)?
         };
         out.push((name.to_owned(), value));
     }
-    Ok(Params(out))
+    Ok(Params(out, rfc2231))
 }
 
 /// Joins the sections `name*0`, `name*1`, … of one parameter.
@@ -434,7 +693,7 @@ fn join_sections(name: &str, group: &[&RawParam]) -> Result<String, ParamError> 
         };
         bytes.extend(percent_decode(name, encoded)?);
     }
-    decode_charset(name, charset, &bytes)
+    decode_charset(&format!("parameter {name:?}"), charset, &bytes)
 }
 
 /// Splits `charset'language'rest`, returning the charset and `rest`.
@@ -467,24 +726,36 @@ fn percent_decode(name: &str, encoded: &[u8]) -> Result<Vec<u8>, ParamError> {
 }
 
 /// Decodes a value's bytes from `charset` (empty: UTF-8, RFC 6532).
-fn decode_charset(name: &str, charset: &[u8], bytes: &[u8]) -> Result<String, ParamError> {
-    let charset = String::from_utf8_lossy(charset).to_ascii_lowercase();
-    match charset.as_str() {
+///
+/// UTF-8 and US-ASCII are checked strictly here; every other label goes to the
+/// [`charset`] crate, which maps labels as the WHATWG Encoding Standard does (so
+/// ISO-8859-1 is read as windows-1252, as every mail client reads it) and adds UTF-7.
+/// Bytes that are not valid in the charset are an error, never U+FFFD.
+///
+/// `what` names the value in errors (`parameter "filename"`).
+fn decode_charset(what: &str, charset: &[u8], bytes: &[u8]) -> Result<String, ParamError> {
+    let label = String::from_utf8_lossy(charset).trim().to_ascii_lowercase();
+    match label.as_str() {
         "" | "utf-8" | "utf8" => match String::from_utf8(bytes.to_vec()) {
             Ok(s) => Ok(s),
-            Err(_) => fail!("value of parameter {name:?} is not valid UTF-8"),
+            Err(_) => fail!("value of {what} is not valid UTF-8"),
         },
         "us-ascii" | "ascii" => {
             if !bytes.is_ascii() {
-                fail!("value of parameter {name:?} is declared US-ASCII but is not");
+                fail!("value of {what} is declared US-ASCII but is not");
             }
             Ok(bytes.iter().map(|&b| char::from(b)).collect())
         }
-        // Every byte is the code point of the same number.
-        "iso-8859-1" | "iso_8859-1" | "latin1" | "latin-1" => {
-            Ok(bytes.iter().map(|&b| char::from(b)).collect())
+        other => {
+            let Some(cs) = charset::Charset::for_label_no_replacement(other.as_bytes()) else {
+                fail!("unsupported charset {other:?} in {what}");
+            };
+            let (text, malformed) = cs.decode_without_bom_handling(bytes);
+            if malformed {
+                fail!("value of {what} is not valid {other}");
+            }
+            Ok(text.into_owned())
         }
-        other => fail!("unsupported charset {other:?} in parameter {name:?}"),
     }
 }
 
@@ -677,8 +948,10 @@ mod tests {
         assert!(err("a/b; f*=UTF-8'x").contains("charset'language'"));
         assert!(err("a/b; f*=%C3%A9").contains("charset'language'"));
         assert!(err("a/b; f*0*=%C3%A9").contains("charset'language'"));
-        assert!(err("a/b; f*=windows-1252''%80").contains("unsupported charset"));
-        assert!(err("a/b; f*=koi8-r''a").contains("unsupported charset"));
+        assert!(err("a/b; f*=x-no-such-charset''a").contains("unsupported charset"));
+        // `replacement` is a WHATWG label that decodes everything to U+FFFD: refused.
+        assert!(err("a/b; f*=iso-2022-kr''a").contains("unsupported charset"));
+        assert!(err("a/b; f*=shift_jis''%82").contains("not valid shift_jis"));
         assert!(err("a/b; f*=UTF-8''%C3%28").contains("not valid UTF-8"));
         assert!(err("a/b; f*0*=UTF-8''%C3; f*1=x").contains("not valid UTF-8"));
         assert!(err("a/b; f*=us-ascii''%C3%A9").contains("declared US-ASCII"));
@@ -689,6 +962,106 @@ mod tests {
         assert!(parse_content_type(b"a/b; f=caf\xe9").unwrap_err().0.contains("not valid UTF-8"));
         // Charset names are case-insensitive.
         assert_eq!(ct("a/b; f*=Us-AsCiI''x").params.get("f"), Some("x"));
+    }
+
+    #[test]
+    fn charsets_beyond_utf8() {
+        // Through the `charset` crate: WHATWG labels, as mail clients read them.
+        assert_eq!(ct("a/b; f*=windows-1252''%80").params.get("f"), Some("\u{20ac}"));
+        assert_eq!(ct("a/b; f*=ISO-8859-15''%A4").params.get("f"), Some("\u{20ac}"));
+        assert_eq!(ct("a/b; f*=koi8-r''%F0").params.get("f"), Some("\u{41f}"));
+        assert_eq!(ct("a/b; f*=utf-7''+AOQ-").params.get("f"), Some("\u{e4}"));
+        assert_eq!(ct("a/b; f*=shift_jis''%8E%8E%8C%B1").params.get("f"), Some("\u{8a66}\u{9a13}"));
+    }
+
+    #[test]
+    fn rfc2231_form_is_remembered() {
+        let c = ct("a/b; p=x; q*=UTF-8''y; r*0=a; r*1=b; s*0*=UTF-8''c");
+        assert!(!c.params.is_rfc2231("p"));
+        for name in ["q", "R", "s"] {
+            assert!(c.params.is_rfc2231(name), "{name}");
+        }
+        assert!(!c.params.is_rfc2231("missing"));
+    }
+
+    #[test]
+    fn content_disposition() {
+        let cd =
+            parse_content_disposition(b" Attachment (c) ; filename=\"a b.pdf\"; size=3").unwrap();
+        assert_eq!(cd.disposition_type, "attachment");
+        assert_eq!(cd.params.get("filename"), Some("a b.pdf"));
+        assert_eq!(cd.params.get("size"), Some("3"));
+        let cd = parse_content_disposition(b"inline").unwrap();
+        assert_eq!(cd.disposition_type, "inline");
+        assert!(cd.params.0.is_empty());
+        // Other types are read; what to do with them is the caller's choice.
+        assert_eq!(parse_content_disposition(b"form-data").unwrap().disposition_type, "form-data");
+        let fails = |b: &[u8]| parse_content_disposition(b).unwrap_err().0;
+        assert!(fails(b"").contains("missing disposition type"));
+        assert!(fails(b"; filename=a").contains("invalid disposition type"));
+        assert!(fails(b"attachment filename=a").contains("after the disposition type"));
+        assert!(fails(b"attachment; filename=\"a").contains("unterminated"));
+        assert!(fails(b"attachment; filename=a; filename=b").contains("more than once"));
+    }
+
+    #[test]
+    fn encoded_words() {
+        let d = |s: &str| decode_encoded_words(s).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+        // What PHPMailer, Symfony Mime and lettre write for a non-ASCII name.
+        assert_eq!(d("=?utf-8?Q?M=C3=A4rz.csv?="), "M\u{e4}rz.csv");
+        assert_eq!(
+            d("=?UTF-8?B?UmVjaG51bmcgTcOkcnogMjAyNi5wZGY=?="),
+            "Rechnung M\u{e4}rz 2026.pdf"
+        );
+        assert_eq!(d("=?utf-8?b?5rWL6K+VLnppcA?="), "\u{6d4b}\u{8bd5}.zip", "padding missing");
+        // White space between encoded-words goes, elsewhere it stays (RFC 2047 §6.2).
+        assert_eq!(d("=?utf-8?q?a?= \t =?utf-8?q?b?="), "ab");
+        assert_eq!(d("x =?utf-8?q?a?= y"), "x a y");
+        assert_eq!(d("  =?utf-8?q?a_b?=  "), "  a b  ");
+        assert_eq!(d("=?utf-8?q?a?= =?iso-8859-1?q?=E4?="), "a\u{e4}");
+        // A character split across two words (RFC 2047 §5 forbids it; Python joins).
+        assert_eq!(d("=?utf-8?Q?M=C3?= =?utf-8?Q?=A4rz.csv?="), "M\u{e4}rz.csv");
+        // A language suffix on the charset (RFC 2231 §5).
+        assert_eq!(d("=?utf-8*de?Q?M=C3=A4rz?="), "M\u{e4}rz");
+        // Not encoded-words: glued to other text, an unknown encoding, a bare `=?`.
+        for literal in [
+            "a=?utf-8?Q?x?=b",
+            "=?utf-8?X?abc?=",
+            "=?utf-8?Q?a?b?=",
+            "=??Q?x?=",
+            "=?x?=",
+            "50% =? maybe",
+            "report.csv",
+            "",
+        ] {
+            assert_eq!(d(literal), literal);
+        }
+        // Words that cannot be read exactly are refused, never guessed.
+        for bad in [
+            "=?x-no-such-charset?Q?abc?=",
+            "=?utf-8?B?!!!?=",
+            "=?utf-8?Q?a=FFb?=",
+            "=?utf-8?Q?a=F?=",
+            "=?utf-8?Q?M=C3?=",
+            "=?us-ascii?Q?=E4?=",
+            "ok =?utf-8?Q?=C3?= =?iso-8859-1?Q?x?=",
+        ] {
+            assert!(decode_encoded_words(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn decoded_parameter_values() {
+        let p = parse_params(
+            b"path=\"=?utf-8?Q?a/b.pdf?=\"; filename*=UTF-8''%3D%3Futf-8%3FQ%3Fx%3F%3D; \
+              type==?utf-8?Q?bad=ZZ?=",
+        )
+        .unwrap();
+        assert_eq!(p.get_decoded("path").unwrap().unwrap(), "a/b.pdf");
+        assert_eq!(p.get_decoded("filename").unwrap().unwrap(), "=?utf-8?Q?x?=");
+        let e = p.get_decoded("type").unwrap().unwrap_err();
+        assert!(e.0.contains("parameter \"type\"") && e.0.contains("=XX"), "{e}");
+        assert!(p.get_decoded("other").is_none());
     }
 
     #[test]
@@ -721,7 +1094,7 @@ mod tests {
     #[test]
     fn no_panic_on_odd_bytes() {
         // Every short sequence over an alphabet of the interesting bytes.
-        let alphabet = b"a/;=\"\\()* %'\xc3\r";
+        let alphabet = b"a/;=\"\\()* %'\xc3\r?Q";
         let mut input = Vec::new();
         for n in 0..alphabet.len().pow(4) {
             input.clear();
@@ -731,8 +1104,10 @@ mod tests {
                 k /= alphabet.len();
             }
             let _ = parse_content_type(&input);
+            let _ = parse_content_disposition(&input);
             let _ = parse_params(&input);
             let _ = parse_mechanism(&input);
+            let _ = decode_encoded_words(&String::from_utf8_lossy(&input));
         }
     }
 }

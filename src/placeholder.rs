@@ -6,17 +6,41 @@
 //! | parameter | meaning | default |
 //! |---|---|---|
 //! | `path` | the file, relative to the root; `{NAME}` is replaced by a variable | required |
-//! | `filename` | the name the recipient sees | the last component of the expanded path |
+//! | `filename` | the name the recipient sees | the stub's `Content-Disposition` `filename`, else the last component of the expanded path |
 //! | `type` | the media type | guessed from the filename's extension |
-//! | `disposition` | `attachment` or `inline` | `attachment` |
+//! | `disposition` | `attachment` or `inline` | the stub's `Content-Disposition` type, else `attachment` |
 //! | `sig` | HMAC-SHA256 signature, see [`crate::sign`] | required when a key is set |
 //!
 //! Any other parameter is refused (a misspelt `filname` must not go unnoticed), except
-//! `name` and `charset`, which mail libraries add on their own and which are ignored.
+//! `name` and `charset`, which mail libraries add on their own and which are ignored
+//! (Symfony Mime sets `name` to the Content-ID, so it is never read as the file name).
+//!
+//! # Where mail libraries put the name
+//!
+//! A library's usual attachment call writes the name into the part's
+//! `Content-Disposition: attachment; filename="…"` (RFC 2183), not into the stub's
+//! parameters. The Content-Type parameters come first, as in v1; what they leave out is
+//! taken from `Content-Disposition`:
+//!
+//! 1. the name: the `filename` parameter of the stub's Content-Type, else the `filename` of
+//!    its Content-Disposition (RFC 2231 and RFC 2047 decoded), else the path's last
+//!    component;
+//! 2. the disposition: the `disposition` parameter, else the Content-Disposition type
+//!    (`attachment` or `inline`; any other type is refused), else `attachment`.
+//!
+//! When both sources give a name and they disagree, the Content-Type parameter wins: it is
+//! the one written for mimeinject (by hand, or by `mimeinject stub`/`sign`), while the
+//! Content-Disposition is what the library writes for every attachment.
+//!
+//! The values of `path` and `filename` (in either field) may hold RFC 2047 encoded-words
+//! (`filename="=?utf-8?Q?M=C3=A4rz.csv?="`, as PHPMailer, Symfony Mime and lettre write
+//! them), which are decoded as Python's `email` package does; see
+//! [`decode_encoded_words`](crate::params::decode_encoded_words). A value in RFC 2231 form
+//! is never read for encoded-words.
 
 use crate::config::Config;
-use crate::headers::{guess_media_type, Disposition};
-use crate::params::Params;
+use crate::headers::{guess_media_type, media_type_essence, Disposition};
+use crate::params::{ContentDisposition, Params};
 use crate::sign::SignedFields;
 
 /// Which of the two placeholder forms was found.
@@ -55,10 +79,12 @@ pub(crate) enum Parsed {
 
 const KNOWN: &[&str] = &["path", "filename", "type", "disposition", "sig", "name", "charset"];
 
-/// Reads a placeholder from its parameters. `Err` carries a one-line reason and whether it is a
-/// signature problem.
+/// Reads a placeholder from its parameters and, for a stub, its `Content-Disposition`
+/// field (see the [module docs](self) for which source wins). `Err` carries a one-line
+/// reason and whether it is a signature problem.
 pub(crate) fn from_params(
     params: &Params,
+    content_disposition: Option<&ContentDisposition>,
     form: Form,
     config: &Config,
 ) -> Result<Parsed, (bool, String)> {
@@ -71,17 +97,34 @@ pub(crate) fn from_params(
             return bad(format!("parameter {name:?} contains a control character"));
         }
     }
-    let Some(raw_path) = params.get("path") else {
+    let decoded = |params: &Params, name: &str| -> Result<Option<String>, (bool, String)> {
+        match params.get_decoded(name) {
+            None => Ok(None),
+            Some(Err(e)) => Err((false, e.to_string())),
+            Some(Ok(v)) if v.chars().any(char::is_control) => {
+                Err((false, format!("parameter {name:?} contains a control character")))
+            }
+            Some(Ok(v)) => Ok(Some(v)),
+        }
+    };
+    let Some(raw_path) = decoded(params, "path")? else {
         return bad("no path parameter".into());
     };
-    let raw_filename = params.get("filename");
+    let raw_filename = match decoded(params, "filename")? {
+        Some(f) => Some(f),
+        None => match content_disposition {
+            Some(cd) => decoded(&cd.params, "filename")
+                .map_err(|(s, r)| (s, format!("Content-Disposition: {r}")))?,
+            None => None,
+        },
+    };
     let raw_type = params.get("type");
     let raw_disposition = params.get("disposition");
 
     if let Some(key) = &config.key {
         let fields = SignedFields {
-            path: raw_path,
-            filename: raw_filename,
+            path: &raw_path,
+            filename: raw_filename.as_deref(),
             media_type: raw_type,
             disposition: raw_disposition,
         };
@@ -98,10 +141,10 @@ pub(crate) fn from_params(
         }
     }
 
-    let path = expand(raw_path, config).map_err(|r| (false, r))?;
+    let path = expand(&raw_path, config).map_err(|r| (false, r))?;
     let filename = match raw_filename {
-        Some("") => return bad("empty filename".into()),
-        Some(f) => f.to_owned(),
+        Some(f) if f.is_empty() => return bad("empty filename".into()),
+        Some(f) => f,
         None => path.rsplit('/').next().unwrap_or(&path).to_owned(),
     };
     if filename.is_empty() {
@@ -109,20 +152,34 @@ pub(crate) fn from_params(
     }
     let media_type = match raw_type {
         Some(t) => {
-            if !is_media_type(t) {
-                return bad(format!("type {t:?} is not type/subtype"));
-            }
-            t.to_ascii_lowercase()
+            media_type_essence(t).map_err(|_| (false, format!("type {t:?} is not type/subtype")))?
         }
-        None => guess_media_type(&filename).to_owned(),
+        None => media_type_essence(guess_media_type(&filename)).map_err(|e| (false, e.0))?,
     };
-    let disposition = match raw_disposition {
-        None => Disposition::Attachment,
-        Some(d) if d.eq_ignore_ascii_case("attachment") => Disposition::Attachment,
-        Some(d) if d.eq_ignore_ascii_case("inline") => Disposition::Inline,
-        Some(d) => return bad(format!("disposition {d:?} is neither attachment nor inline")),
+    let disposition = match (raw_disposition, content_disposition) {
+        (Some(d), _) => parse_disposition(d)
+            .ok_or((false, format!("disposition {d:?} is neither attachment nor inline")))?,
+        (None, Some(cd)) => parse_disposition(&cd.disposition_type).ok_or((
+            false,
+            format!(
+                "Content-Disposition type {:?} is neither attachment nor inline",
+                cd.disposition_type
+            ),
+        ))?,
+        (None, None) => Disposition::Attachment,
     };
     Ok(Parsed::Valid(Placeholder { form, path, filename, media_type, disposition }))
+}
+
+/// `attachment` or `inline`, in any case.
+fn parse_disposition(d: &str) -> Option<Disposition> {
+    if d.eq_ignore_ascii_case("attachment") {
+        Some(Disposition::Attachment)
+    } else if d.eq_ignore_ascii_case("inline") {
+        Some(Disposition::Inline)
+    } else {
+        None
+    }
 }
 
 /// Replaces every `{NAME}` in `path` by the variable's value.
@@ -157,29 +214,130 @@ fn expand(path: &str, config: &Config) -> Result<String, String> {
     Ok(out)
 }
 
-/// RFC 2045 `type "/" subtype`, both tokens.
-fn is_media_type(t: &str) -> bool {
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
-    };
-    matches!(t.split_once('/'), Some((a, b)) if token(a) && token(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn params(list: &[(&str, &str)]) -> Params {
-        Params(list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+        Params(list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(), Vec::new())
     }
 
     fn parse(list: &[(&str, &str)], config: &Config) -> Result<Placeholder, String> {
-        match from_params(&params(list), Form::Stub, config) {
+        match from_params(&params(list), None, Form::Stub, config) {
             Ok(Parsed::Valid(p)) => Ok(p),
             Ok(Parsed::Unsigned) => Err("unsigned".into()),
             Err((_, r)) => Err(r),
         }
+    }
+
+    /// Reads a stub from its Content-Type parameters and Content-Disposition body.
+    fn stub(ct: &str, cd: Option<&str>, config: &Config) -> Result<Placeholder, String> {
+        let params = crate::params::parse_params(ct.as_bytes()).unwrap();
+        let cd = cd.map(|cd| crate::params::parse_content_disposition(cd.as_bytes()).unwrap());
+        match from_params(&params, cd.as_ref(), Form::Stub, config) {
+            Ok(Parsed::Valid(p)) => Ok(p),
+            Ok(Parsed::Unsigned) => Err("unsigned".into()),
+            Err((_, r)) => Err(r),
+        }
+    }
+
+    #[test]
+    fn content_disposition_fills_what_the_parameters_leave_out() {
+        let c = Config::default();
+        let p = stub("path=r/x.pdf", Some("attachment; filename=\"Report 2026.pdf\""), &c).unwrap();
+        assert_eq!(
+            (p.filename.as_str(), p.disposition),
+            ("Report 2026.pdf", Disposition::Attachment)
+        );
+        assert_eq!(p.media_type, "application/pdf");
+        let p = stub("path=logo", Some("INLINE; filename*=UTF-8''Logo%20%C3%A4.png"), &c).unwrap();
+        assert_eq!((p.filename.as_str(), p.disposition), ("Logo \u{e4}.png", Disposition::Inline));
+        assert_eq!(p.media_type, "image/png", "guessed from the Content-Disposition name");
+        let p = stub("path=r/x.pdf", Some("inline"), &c).unwrap();
+        assert_eq!((p.filename.as_str(), p.disposition), ("x.pdf", Disposition::Inline));
+        // RFC 2047 words in the Content-Disposition name.
+        let p = stub("path=a", Some("attachment; filename=\"=?utf-8?Q?M=C3=A4rz.csv?=\""), &c);
+        assert_eq!(p.unwrap().filename, "M\u{e4}rz.csv");
+    }
+
+    #[test]
+    fn content_type_parameters_win_over_content_disposition() {
+        let c = Config::default();
+        let p = stub(
+            "path=a.pdf; filename=Mine.pdf; disposition=inline",
+            Some("attachment; filename=Library.pdf"),
+            &c,
+        )
+        .unwrap();
+        assert_eq!((p.filename.as_str(), p.disposition), ("Mine.pdf", Disposition::Inline));
+        // Content-Type `name=` is never the name (Symfony sets it to the Content-ID).
+        let p = stub("path=r/x.pdf; name=\"cid-123@x\"", None, &c).unwrap();
+        assert_eq!(p.filename, "x.pdf");
+        // A Content-Disposition name that cannot be read does not matter when unused...
+        let p = stub("path=a; filename=ok.txt", Some("attachment; filename=\"=?x-bad?Q?a?=\""), &c);
+        assert_eq!(p.unwrap().filename, "ok.txt");
+        // ...and is refused when it would be the name.
+        let e = stub("path=a", Some("attachment; filename=\"=?x-bad?Q?a?=\""), &c).unwrap_err();
+        assert!(e.contains("Content-Disposition") && e.contains("charset"), "{e}");
+    }
+
+    #[test]
+    fn content_disposition_problems_are_refused() {
+        let c = Config::default();
+        let e = stub("path=a", Some("form-data; filename=x"), &c).unwrap_err();
+        assert!(e.contains("\"form-data\" is neither attachment nor inline"), "{e}");
+        assert!(stub("path=a", Some("attachment; filename=\"\""), &c)
+            .unwrap_err()
+            .contains("empty"));
+        let e = stub("path=a", Some("attachment; filename=\"a\tb\""), &c).unwrap_err();
+        assert!(e.contains("control character"), "{e}");
+        // A disposition parameter decides even when the type is odd.
+        assert!(stub("path=a; disposition=inline", Some("form-data"), &c).is_ok());
+    }
+
+    #[test]
+    fn encoded_words_in_path_and_filename() {
+        let c = Config::default();
+        let p = stub(
+            "path=\"=?utf-8?Q?report.csv?=\"; filename=\"=?utf-8?B?5rWL6K+VLnppcA==?=\"",
+            None,
+            &c,
+        )
+        .unwrap();
+        assert_eq!((p.path.as_str(), p.filename.as_str()), ("report.csv", "\u{6d4b}\u{8bd5}.zip"));
+        assert_eq!(p.media_type, "application/zip", "guessed from the decoded name, not `.zip?=`");
+        // RFC 2231 values are not decoded again.
+        let p = stub("path=a; filename*=UTF-8''%3D%3Futf-8%3FQ%3Fx%3F%3D", None, &c).unwrap();
+        assert_eq!(p.filename, "=?utf-8?Q?x?=");
+        // Encoded control characters are refused like literal ones.
+        let e = stub("path=a; filename=\"=?utf-8?Q?a=0Db?=\"", None, &c).unwrap_err();
+        assert!(e.contains("control character"), "{e}");
+        assert!(stub("path=\"=?utf-8?B?!!?=\"", None, &c).unwrap_err().contains("base64"));
+        // `type` is a media type, never an encoded-word.
+        assert!(stub("path=a; type=\"=?utf-8?Q?text/plain?=\"", None, &c).is_err());
+    }
+
+    #[test]
+    fn the_signature_covers_the_name_used() {
+        use crate::sign::SigningKey;
+        let key = SigningKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap();
+        let c = Config::builder().key(key.clone()).build().unwrap();
+        let sig = |filename: Option<&str>| {
+            key.sign(&SignedFields { path: "a.pdf", filename, ..Default::default() })
+        };
+        // The name from Content-Disposition, RFC 2047 decoded, is the one signed.
+        let cd = Some("attachment; filename=\"=?utf-8?Q?M=C3=A4rz.pdf?=\"");
+        let signed = format!("path=a.pdf; sig={}", sig(Some("M\u{e4}rz.pdf")));
+        assert_eq!(stub(&signed, cd, &c).unwrap().filename, "M\u{e4}rz.pdf");
+        // Signed without it, the stub is refused once a library adds the name...
+        let unnamed = format!("path=a.pdf; sig={}", sig(None));
+        assert_eq!(stub(&unnamed, cd, &c).unwrap_err(), "signature does not match");
+        assert!(stub(&unnamed, None, &c).is_ok());
+        // ...and the Content-Disposition type is not covered: libraries write it unasked.
+        assert!(stub(&unnamed, Some("inline"), &c).is_ok());
+        // A path signed decoded matches its encoded form.
+        let encoded = format!("path=\"=?utf-8?Q?a.pdf?=\"; sig={}", sig(None));
+        assert!(stub(&encoded, None, &c).is_ok());
     }
 
     #[test]

@@ -118,8 +118,14 @@ fn empty_stub_body_and_empty_file() {
 fn top_level_stub_keeps_the_message_headers() {
     let input = "From: a\nSubject: s\nContent-Type: application/x-mimeinject; path=a.txt\n\nx\n";
     let out = whole(input).unwrap();
-    assert!(out.starts_with("Content-Type: text/plain; name=\"a.txt\"\n"), "{out}");
-    assert!(out.contains("From: a\nSubject: s\nMIME-Version: 1.0\n\naGVsbG8gd29ybGQK\n"), "{out}");
+    // The content fields stand where the stub's stood (issue 12), MIME-Version just before.
+    assert!(
+        out.starts_with(
+            "From: a\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/plain; name=\"a.txt\"\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("Content-Transfer-Encoding: base64\n\naGVsbG8gd29ybGQK\n"), "{out}");
     at_every_split(input.as_bytes(), &Ok(out.into_bytes()));
 }
 

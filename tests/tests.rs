@@ -4,6 +4,8 @@
 mod chunked;
 // The core through its public API, at every split of the input.
 mod core;
+// The placeholder contract as mail libraries meet it (issues 11 and 12), through the library.
+mod contract;
 // Running the binary.
 mod bin;
 // Properties over generated messages (proptest).
@@ -25,6 +27,9 @@ mod exim;
 // The same cases through the sans-IO core, the sync driver and the tokio driver.
 #[cfg(feature = "tokio")]
 mod layers;
+// The shared bug-report cases and the contract's README examples, through the binary.
+#[cfg(feature = "cli")]
+mod cases;
 // The subcommands: check, sign, encode, man, completions.
 #[cfg(feature = "cli")]
 mod subcommands;

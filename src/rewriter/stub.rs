@@ -1,0 +1,281 @@
+//! Placeholders: reading a stub's or a body line's parameters, and writing the header of
+//! the part that replaces a stub.
+
+use std::ops::Range;
+
+use super::header_block::{named, Field};
+use super::structure::classify;
+use super::{find_ci, starts_with_ci, trim, trim_eol, Next, PartCtx, Rewriter, State};
+use super::{BODY_LINE_PREFIX, STUB_TYPE};
+use crate::encode::Eol;
+use crate::error::{Error, ErrorKind};
+use crate::headers::{write_attachment_headers, AttachmentHeaders};
+use crate::params::{self, ContentDisposition, ContentType, ParamError, Params};
+use crate::placeholder::{self, Form, Parsed, Placeholder};
+
+/// A placeholder found, waiting for the driver.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) placeholder: Placeholder,
+    /// Header fields of the stub to keep, as ranges of `held`, in their order.
+    pub(super) kept: Vec<Range<usize>>,
+    /// Where the generated content fields go among `kept`: where the stub's first content
+    /// field (`Content-Type`, `-Disposition`, `-Transfer-Encoding`) stood.
+    pub(super) content_at: usize,
+    /// A top-level stub without `MIME-Version` gets one, just before the content fields.
+    pub(super) add_mime_version: bool,
+    /// The file's length, once the driver has given it.
+    pub(super) len: Option<u64>,
+    /// The line ending of the lines around the placeholder, for every generated line.
+    pub(super) eol: Eol,
+}
+
+/// The fields a stub's replacement writes anew.
+const CONTENT_FIELDS: &[&str] =
+    &["content-type", "content-disposition", "content-transfer-encoding"];
+
+/// How `line` ends: CRLF, LF, or not at all (`None`).
+fn line_ending(line: &[u8]) -> Option<Eol> {
+    if line.ends_with(b"\r\n") {
+        Some(Eol::CrLf)
+    } else if line.ends_with(b"\n") {
+        Some(Eol::Lf)
+    } else {
+        None
+    }
+}
+
+/// The ASCII text that gives a stub away, in any case.
+const STUB_MARK: &[u8] = b"x-mimeinject";
+
+/// Whether a Content-Type field body mentions the stub type, as written or inside RFC 2047
+/// encoded-words (Django writes the whole value as one when a parameter is not ASCII).
+fn mentions_stub_type(body: &[u8]) -> bool {
+    find_ci(body, STUB_MARK).is_some()
+        || params::encoded_words_anywhere(&String::from_utf8_lossy(body))
+            .iter()
+            .any(|w| find_ci(w, STUB_MARK).is_some())
+}
+
+impl Rewriter {
+    /// Looks at a part's header block for a stub. `Some`: what to do with the part, a stub
+    /// to attach; `None`: not a stub (or an unsigned one to be left as it is).
+    pub(super) fn stub_part(
+        &mut self,
+        ctx: PartCtx,
+        fields: &[Field],
+        types: &[Vec<u8>],
+        parsed: &Option<Result<ContentType, ParamError>>,
+        consumed: usize,
+    ) -> Result<Option<Next>, Error> {
+        let stub = match parsed {
+            Some(Ok(ct)) => ct.media_type == STUB_TYPE,
+            Some(Err(_)) => starts_with_ci(trim(&types[0]), STUB_TYPE.as_bytes()),
+            None => false,
+        };
+        let mentioned = types.iter().any(|t| mentions_stub_type(t));
+        if mentioned {
+            if let Some(d) = &self.defect {
+                return Err(Error::structure(format!(
+                    "placeholder in a message with a defect: {d}"
+                )));
+            }
+        }
+        if !stub {
+            if mentioned {
+                return Err(Error::placeholder(
+                    "a Content-Type mentions x-mimeinject but does not read as a stub \
+                     (write it unencoded: application/x-mimeinject; path=...)",
+                ));
+            }
+            return Ok(None);
+        }
+        if types.len() > 1 {
+            return Err(Error::placeholder("stub part has several Content-Type fields"));
+        }
+        let params = match parsed {
+            Some(Ok(ct)) => &ct.params,
+            Some(Err(e)) => return Err(Error::placeholder(e.to_string())),
+            None => unreachable!("a stub has a Content-Type"),
+        };
+        let dispositions = named(fields, &self.held, "content-disposition");
+        if dispositions.len() > 1 {
+            return Err(Error::placeholder("stub part has several Content-Disposition fields"));
+        }
+        let content_disposition = match dispositions.first() {
+            Some(body) => Some(
+                params::parse_content_disposition(body)
+                    .map_err(|e| Error::placeholder(format!("Content-Disposition: {e}")))?,
+            ),
+            None => None,
+        };
+        if ctx.in_alternative {
+            return Err(Error::structure(
+                "stub part directly inside multipart/alternative: clients would show the \
+                 attachment instead of the text; put it in multipart/mixed",
+            ));
+        }
+        let held = &self.held;
+        let mut kept: Vec<Range<usize>> = Vec::with_capacity(fields.len());
+        let mut content_at = None;
+        for f in fields {
+            if CONTENT_FIELDS.iter().any(|k| f.is(held, k)) {
+                content_at.get_or_insert(kept.len());
+            } else {
+                kept.push(f.span.clone());
+            }
+        }
+        let content_at = content_at.unwrap_or(0);
+        // The stub's Content-Type field decides; at the end of the input it may have no line
+        // ending, and then the message's applies.
+        let eol = fields
+            .iter()
+            .find(|f| f.is(held, "content-type"))
+            .and_then(|f| line_ending(&held[f.span.clone()]))
+            .unwrap_or(self.message_eol());
+        let add_mime_version = ctx.top && !fields.iter().any(|f| f.is(held, "mime-version"));
+        if !self.offer(params, content_disposition.as_ref(), Form::Stub)? {
+            // Unsigned, and the policy says leave it: an ordinary part.
+            return Ok(None);
+        }
+        self.check_unsealed(Form::Stub)?;
+        self.pending = Some(Pending {
+            placeholder: self.take_placeholder(),
+            kept,
+            content_at,
+            add_mime_version,
+            len: None,
+            eol,
+        });
+        self.state = State::Skip(eol);
+        Ok(Some(Next::Attach(consumed)))
+    }
+
+    /// Reads a body-line placeholder, `line` (its line ending included). `None`: unsigned,
+    /// and to be left as an ordinary line.
+    pub(super) fn body_line(&mut self, line: &[u8]) -> Result<Option<Next>, Error> {
+        let limit = self.config.limits.line_bytes;
+        if line.len() > limit {
+            return Err(Error::limit("placeholder line bytes", limit as u64));
+        }
+        let text = trim_eol(&line[BODY_LINE_PREFIX.len()..]);
+        let params = params::parse_params(text).map_err(|e| Error::placeholder(e.to_string()))?;
+        if !self.offer(&params, None, Form::BodyLine)? {
+            return Ok(None);
+        }
+        self.check_unsealed(Form::BodyLine)?;
+        self.pending = Some(Pending {
+            placeholder: self.take_placeholder(),
+            kept: Vec::new(),
+            content_at: 0,
+            add_mime_version: false,
+            len: None,
+            eol: line_ending(line).unwrap_or(self.message_eol()),
+        });
+        Ok(Some(Next::Attach(line.len())))
+    }
+
+    /// Writes the header of the part that replaces the pending stub into `generated`: the
+    /// stub's other fields in their order, with the attachment's content fields where the
+    /// stub's stood, then the blank line.
+    pub(super) fn generate_stub_header(&mut self, eol: Eol, len: u64) -> Result<(), Error> {
+        let pending = self.pending.as_ref().expect("a pending stub");
+        let p = &pending.placeholder;
+        let h = AttachmentHeaders {
+            media_type: &p.media_type,
+            filename: &p.filename,
+            disposition: p.disposition,
+            size: len,
+        };
+        let (before, after) = pending.kept.split_at(pending.content_at);
+        for r in before {
+            self.generated.extend_from_slice(&self.held[r.clone()]);
+        }
+        if pending.add_mime_version {
+            self.generated.extend_from_slice(b"MIME-Version: 1.0");
+            self.generated.extend_from_slice(eol.as_bytes());
+        }
+        write_attachment_headers(&h, eol, &mut self.generated)
+            .map_err(|e| Error::placeholder(e.to_string()).at(self.offset))?;
+        for r in after {
+            self.generated.extend_from_slice(&self.held[r.clone()]);
+        }
+        self.generated.extend_from_slice(eol.as_bytes());
+        for line in self.generated.split(|&b| b == b'\n') {
+            if let Some((i, _)) = classify(line, &self.stack) {
+                let b = String::from_utf8_lossy(&self.stack[i].boundary).into_owned();
+                return Err(Error::structure(format!(
+                    "a generated header line would read as the boundary {b:?}"
+                ))
+                .at(self.offset));
+            }
+        }
+        if self.generated.split(|&b| b == b'\n').any(|l| l.len() > 999) {
+            return Err(
+                Error::placeholder("a generated header line exceeds 998 bytes").at(self.offset)
+            );
+        }
+        Ok(())
+    }
+
+    /// Refuses a placeholder about to be honoured where replacing it would break a
+    /// signature: inside `multipart/signed` or `multipart/encrypted` (RFC 1847), as a body line
+    /// of an `application/pkcs7-mime` part, or anywhere in a message whose own header carries
+    /// a DKIM or ARC signature (those cover the body). Only honoured placeholders are
+    /// refused: one left as it is (unsigned, under `UnsignedPolicy::Pass`) changes nothing.
+    fn check_unsealed(&self, form: Form) -> Result<(), Error> {
+        let reason = if let Some(t) = self.stack.iter().find_map(|f| f.sealed) {
+            let (what, when) = match t {
+                "multipart/signed" => ("signature", "signing"),
+                _ => ("encrypted content", "encrypting"),
+            };
+            format!(
+                "placeholder inside {t}: replacing it would break the {what}; attach the file \
+                 before {when}"
+            )
+        } else if form == Form::BodyLine && self.body_sealed {
+            "body-line placeholder inside application/pkcs7-mime: replacing it would break \
+             the signed or encrypted data"
+                .to_owned()
+        } else if let Some(field) = self.top_signature {
+            format!(
+                "the message carries a {field}, which replacing the placeholder would break; \
+                 sign at the MTA's transport instead, or remove the stale signature \
+                 (--strip-header {field})"
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::new(ErrorKind::Signed(reason)))
+    }
+
+    /// Reads a placeholder's parameters. `Ok(false)`: unsigned, and to be left as is.
+    pub(super) fn offer(
+        &mut self,
+        params: &Params,
+        content_disposition: Option<&ContentDisposition>,
+        form: Form,
+    ) -> Result<bool, Error> {
+        if let Some(d) = &self.defect {
+            return Err(Error::structure(format!("placeholder in a message with a defect: {d}")));
+        }
+        self.found += 1;
+        if self.found > self.config.limits.placeholders {
+            return Err(Error::limit("placeholders", self.config.limits.placeholders as u64));
+        }
+        match placeholder::from_params(params, content_disposition, form, &self.config) {
+            Ok(Parsed::Valid(p)) => {
+                self.next_placeholder = Some(p);
+                Ok(true)
+            }
+            Ok(Parsed::Unsigned) => Ok(false),
+            Err((true, r)) => Err(Error::new(ErrorKind::Signature(r))),
+            Err((false, r)) => Err(Error::placeholder(r)),
+        }
+    }
+
+    /// The placeholder [`offer`](Self::offer) accepted.
+    pub(super) fn take_placeholder(&mut self) -> Placeholder {
+        self.next_placeholder.take().expect("offer accepted a placeholder")
+    }
+}

@@ -1,0 +1,239 @@
+//! The shared bug-report cases through the binary, judged by their own `run.sh` and
+//! `check.py` (read in place from `MIMEINJECT_CASES`, by default `../shared/cases` next to the
+//! repository), and the placeholder contract's README examples through the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::bin;
+use crate::support::readme::recipe;
+
+/// The shared cases directory, or `None` (skip) when it is missing outside CI.
+fn cases() -> Option<PathBuf> {
+    let dir = match std::env::var_os("MIMEINJECT_CASES") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cases"),
+    };
+    if dir.join("check.py").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the shared cases are required under CI: {} has no check.py (set MIMEINJECT_CASES)",
+        dir.display()
+    );
+    eprintln!("skipped: no shared cases at {}", dir.display());
+    None
+}
+
+/// Runs a command that judges the binary; it must exit 0. Its report is shown on failure.
+fn judged(mut cmd: Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("VERDICT: pass"), "{what}: no verdict:\n{report}");
+    report
+}
+
+/// A case's own `run.sh`, with this build's binary.
+fn run_case(name: &str) {
+    let Some(dir) = cases() else { return };
+    if !bin::python3() {
+        return;
+    }
+    let mut cmd = Command::new("sh");
+    cmd.arg(dir.join(name).join("run.sh")).env("MIMEINJECT", bin::path());
+    // Its exit status is the verdict: some cases add information-only runs that may FAIL.
+    judged(cmd, name);
+}
+
+/// `check.py` on one message of a case directory, with `args` for it.
+fn check(case: &str, message: &str, args: &[&str]) -> String {
+    let dir = cases().expect("checked by the caller");
+    let mut cmd = Command::new("python3");
+    cmd.arg(dir.join("check.py"))
+        .arg("--bin")
+        .arg(bin::path())
+        .arg("--case")
+        .arg(dir.join(case))
+        .arg("--message")
+        .arg(message)
+        .args(args);
+    judged(cmd, &format!("{case}/{message}"))
+}
+
+#[test]
+fn case_14_smime_multipart_signed() {
+    run_case("14-smime-multipart-signed");
+}
+
+#[test]
+fn case_16_dkim_signed_before_filter() {
+    run_case("16-dkim-signed-before-filter");
+}
+
+#[test]
+fn case_19_library_stub_extra_headers() {
+    run_case("19-library-stub-extra-headers");
+}
+
+#[test]
+fn case_20_forwarded_rfc822_and_header_stage() {
+    run_case("20-forwarded-rfc822-and-header-stage");
+}
+
+#[test]
+fn case_24_rfc2047_word_as_stub_filename() {
+    run_case("24-rfc2047-word-as-stub-filename");
+}
+
+#[test]
+fn interop_names_as_libraries_write_them() {
+    if cases().is_none() || !bin::python3() {
+        return;
+    }
+    for (message, name) in [
+        ("cd-filename-ignored.eml", "Bericht.csv"),
+        ("encoded-word-filename.eml", "M\u{e4}rz.csv"),
+        ("encoded-word-path.eml", "report.csv"),
+    ] {
+        let att = format!("{name}|root/report.csv|text/csv|attachment");
+        check("interop", message, &["--att", &att]);
+    }
+}
+
+/// The README's example of a stub as a library writes it, delivered through the binary and
+/// read back by Python's `email`.
+#[test]
+fn readme_library_stub_is_delivered_with_its_name() {
+    if !bin::python3() {
+        return;
+    }
+    let part = recipe("mime/library-stub.eml");
+    let message = format!(
+        "From: a@example.test\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"=_b1\"\n\
+         \n--=_b1\nContent-Type: text/plain\n\nhello\n{part}"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("statements/user@example.test");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("2026-03.pdf"), b"%PDF-1.4 March\n").unwrap();
+    let root_arg = root.path().to_str().unwrap();
+    let (out, _) =
+        bin::run(&["--root", root_arg, "--var", "rcpt=user@example.test"], message.as_bytes());
+    out.assert_success("the README's library stub");
+    let parsed = python_parts(&out.stdout);
+    assert!(
+        parsed.contains(
+            "Rechnung M\u{e4}rz 2026.pdf|application/pdf|attachment|JVBERi0xLjQgTWFyY2gK"
+        ),
+        "{parsed}"
+    );
+}
+
+/// One line per leaf part as Python's `email` (policy.default) reads it:
+/// `filename|type|disposition|base64 of the payload`.
+pub fn python_parts(message: &[u8]) -> String {
+    const SCRIPT: &str = r#"
+import base64, email, email.policy, sys
+m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
+defects = [d for p in m.walk() for d in p.defects]
+if defects:
+    print("DEFECTS", defects)
+for p in m.walk():
+    if not p.is_multipart():
+        data = base64.b64encode(p.get_payload(decode=True)).decode()
+        print(f"{p.get_filename()}|{p.get_content_type()}|{p.get_content_disposition()}|{data}")
+"#;
+    let out =
+        crate::support::run(Command::new("python3").arg("-c").arg(SCRIPT), message, bin::TIMEOUT);
+    out.assert_success("python3 email");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn interop_disguised_stub_is_refused() {
+    if cases().is_none() || !bin::python3() {
+        return;
+    }
+    check("interop", "encoded-ct.eml", &["--expect", "refuse"]);
+}
+
+/// The reliability cases run with `--root testdata/files`: `check.py` takes the root from the
+/// case directory, so each message is judged from a temporary directory whose `root` points
+/// there.
+fn check_reliability(message: &str, args: &[&str]) -> String {
+    let dir = cases().expect("checked by the caller");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.join("reliability").join(message), tmp.path().join(message)).unwrap();
+    std::os::unix::fs::symlink(bin::testdata().join("files"), tmp.path().join("root")).unwrap();
+    let mut cmd = Command::new("python3");
+    cmd.arg(dir.join("check.py"))
+        .arg("--bin")
+        .arg(bin::path())
+        .arg("--case")
+        .arg(tmp.path())
+        .arg("--message")
+        .arg(message)
+        .args(args);
+    judged(cmd, message)
+}
+
+#[test]
+fn reliability_header_lines_that_are_not_fields_are_refused() {
+    if cases().is_none() || !bin::python3() {
+        return;
+    }
+    for message in
+        ["stub-header-invalid-field-name.eml", "stub-after-nonfield-line-left-unreplaced.eml"]
+    {
+        let report = check_reliability(message, &["--expect", "refuse"]);
+        assert!(report.contains("is not a field"), "{report}");
+    }
+}
+
+/// `mimeinject check` reports each of the refusals above as a failure.
+#[test]
+fn check_reports_disguised_stubs_and_lines_that_are_not_fields() {
+    let Some(dir) = cases() else { return };
+    let root = bin::testdata().join("files");
+    let files = [
+        dir.join("interop/encoded-ct.eml"),
+        dir.join("reliability/stub-header-invalid-field-name.eml"),
+        dir.join("reliability/stub-after-nonfield-line-left-unreplaced.eml"),
+    ];
+    for file in &files {
+        let (out, _) =
+            bin::run(&["check", "--root", root.to_str().unwrap(), file.to_str().unwrap()], b"");
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{}: {report}", file.display());
+        assert!(report.contains(": FAILED: "), "{report}");
+        assert!(!report.contains("no placeholder"), "{report}");
+    }
+}
+
+/// Issue 12's command: `printf 'Received: x\nFrom: a@b\nContent-Type: ...' | mimeinject
+/// --root testdata/files | head -3`.
+#[test]
+fn single_part_stub_keeps_received_first_through_the_binary() {
+    let root = bin::testdata().join("files");
+    let input = "Received: x\nFrom: a@b\n\
+                 Content-Type: application/x-mimeinject; path=\"invoices/inv-42.pdf\"\n\n";
+    let (out, _) = bin::run(&["--root", root.to_str().unwrap()], input.as_bytes());
+    out.assert_success("single-part stub");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let head: Vec<&str> = text.lines().take(4).collect();
+    assert_eq!(
+        head,
+        [
+            "Received: x",
+            "From: a@b",
+            "MIME-Version: 1.0",
+            "Content-Type: application/pdf; name=\"inv-42.pdf\""
+        ]
+    );
+}
