@@ -262,7 +262,7 @@ pub(crate) fn media_type_essence(media_type: &str) -> Result<String, HeaderError
 }
 
 /// Refuses a filename that cannot be written or that is a path.
-fn check_filename(filename: &str) -> Result<(), HeaderError> {
+pub(crate) fn check_filename(filename: &str) -> Result<(), HeaderError> {
     if filename.is_empty() {
         return Err(HeaderError("empty filename".into()));
     }

@@ -299,28 +299,38 @@ pub fn decode_encoded_words(value: &str) -> Result<String, ParamError> {
 }
 
 /// The decoded bytes of everything in `value` that has the form of an encoded-word, glued
-/// to other text or not, whether it decodes cleanly or not: for looking for a word, never
+/// to other text or not, whether its charset is known or not: for looking for a word, never
 /// for using the text.
+///
+/// Linear in the length of `value`: from each `=?`, the form `=?charset?X?text?=` is read
+/// up to its third `?` at most (a charset and a text hold no `?` and no white space).
 pub(crate) fn encoded_words_anywhere(value: &str) -> Vec<Vec<u8>> {
+    let bytes = value.as_bytes();
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(start) = value[from..].find("=?").map(|i| from + i) {
-        // `=?charset?X?text?=`: the end is the `?=` after the third `?`.
-        let body = &value[start + 2..];
-        let mut qs = body.match_indices('?').map(|(i, _)| i);
-        let end = match (qs.next(), qs.next()) {
-            (Some(_), Some(second)) => body[second + 1..].find("?=").map(|e| second + 1 + e),
-            _ => None,
-        };
-        let Some(end) = end else {
-            from = start + 2;
-            continue;
-        };
-        let word = &value[start..start + 2 + end + 2];
-        if let Ok(Some((_, bytes))) = encoded_word(word) {
-            out.push(bytes);
-        }
+    while let Some(start) = memchr::memmem::find(&bytes[from..], b"=?").map(|i| from + i) {
         from = start + 2;
+        // The three `?` after `=`: before the encoding, after it, before the final `=`.
+        let mut marks = [0usize; 3];
+        let mut found = 0;
+        let mut i = start + 2;
+        while found < 3 && i < bytes.len() {
+            match bytes[i] {
+                b'?' => {
+                    marks[found] = i;
+                    found += 1;
+                }
+                b' ' | b'\t' | b'\r' | b'\n' => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let [_, _, last] = marks;
+        if found == 3 && bytes.get(last + 1) == Some(&b'=') {
+            if let Ok(Some((_, decoded))) = encoded_word(&value[start..last + 2]) {
+                out.push(decoded);
+            }
+        }
     }
     out
 }
@@ -1048,6 +1058,32 @@ mod tests {
         ] {
             assert!(decode_encoded_words(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn encoded_words_found_anywhere() {
+        let found = |s: &str| encoded_words_anywhere(s);
+        assert_eq!(
+            found("a=?utf-8?Q?x-y?=b =?us-ascii?B?eg==?="),
+            [b"x-y".to_vec(), b"z".to_vec()]
+        );
+        assert_eq!(found("=?x-unknown?q?a?="), [b"a".to_vec()], "the charset is not needed");
+        assert!(found("=?utf-8?Q?a b?=").is_empty(), "no white space inside a word");
+        assert!(found("=?utf-8?X?a?=").is_empty());
+        // Header blocks may be 256 KiB: input built to make a search from every `=?` run to
+        // the end. A hang guard, not a timing assertion (the work is linear; a quadratic
+        // search would take minutes here).
+        let started = std::time::Instant::now();
+        for junk in [
+            "=?".repeat(1 << 17),
+            "=?u?".repeat(1 << 16),
+            "=?u?Q?".repeat(1 << 15),
+            // No `?=` anywhere after any `=?`.
+            "=?a?a?a".repeat(1 << 15),
+        ] {
+            assert!(found(&junk).is_empty());
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -171,6 +171,48 @@ pub(crate) fn from_params(
     Ok(Parsed::Valid(Placeholder { form, path, filename, media_type, disposition }))
 }
 
+/// Checks the parameters of a stub about to be written (by `mimeinject stub` or `sign`)
+/// as far as they can be checked without a configuration: a path that is not empty and
+/// whose `{NAME}` variables are well formed, a filename that can go into a header, a type
+/// that is `type/subtype`, a disposition that is `attachment` or `inline`. `Err` is a
+/// one-line reason.
+pub(crate) fn check_fields(fields: &SignedFields<'_>) -> Result<(), String> {
+    let path = fields.path;
+    if path.is_empty() {
+        return Err("empty path".into());
+    }
+    if path.chars().any(char::is_control) {
+        return Err("path contains a control character".into());
+    }
+    let mut rest = path;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest.as_bytes()[open] == b'}' {
+            return Err("unmatched '}' in path".into());
+        }
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or("unmatched '{' in path")?;
+        let name = &after[..close];
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!("path variable {{{name}}}: use letters, digits, _"));
+        }
+        rest = &after[close + 1..];
+    }
+    if path.ends_with('/') {
+        return Err("path ends in '/'".into());
+    }
+    if let Some(f) = fields.filename {
+        crate::headers::check_filename(f).map_err(|e| e.0)?;
+    }
+    if let Some(t) = fields.media_type {
+        media_type_essence(t).map_err(|_| format!("type {t:?} is not type/subtype"))?;
+    }
+    if let Some(d) = fields.disposition {
+        parse_disposition(d)
+            .ok_or(format!("disposition {d:?} is neither attachment nor inline"))?;
+    }
+    Ok(())
+}
+
 /// `attachment` or `inline`, in any case.
 fn parse_disposition(d: &str) -> Option<Disposition> {
     if d.eq_ignore_ascii_case("attachment") {

@@ -198,20 +198,24 @@ fn reliability_header_lines_that_are_not_fields_are_refused() {
 
 /// `mimeinject check` reports each of the refusals above as a failure.
 #[test]
-fn check_reports_disguised_stubs_and_lines_that_are_not_fields() {
+fn check_reports_disguised_stubs_lines_that_are_not_fields_and_signed_mail() {
     let Some(dir) = cases() else { return };
-    let root = bin::testdata().join("files");
+    // Each message, and the case directory whose root it uses (None: testdata/files).
     let files = [
-        dir.join("interop/encoded-ct.eml"),
-        dir.join("reliability/stub-header-invalid-field-name.eml"),
-        dir.join("reliability/stub-after-nonfield-line-left-unreplaced.eml"),
+        ("interop/encoded-ct.eml", Some("interop"), "mentions x-mimeinject"),
+        ("reliability/stub-header-invalid-field-name.eml", None, "is not a field"),
+        ("reliability/stub-after-nonfield-line-left-unreplaced.eml", None, "is not a field"),
+        ("14-smime-multipart-signed/message.eml", Some("14-smime-multipart-signed"), "signed"),
+        ("16-dkim-signed-before-filter/message.eml", Some("16-dkim-signed-before-filter"), "DKIM"),
     ];
-    for file in &files {
-        let (out, _) =
-            bin::run(&["check", "--root", root.to_str().unwrap(), file.to_str().unwrap()], b"");
+    for (file, case, reason) in files {
+        let root = case.map_or(bin::testdata().join("files"), |c| dir.join(c).join("root"));
+        let file = dir.join(file);
+        let args = ["check", "--root", root.to_str().unwrap(), file.to_str().unwrap()];
+        let (out, _) = bin::run(&args, b"");
         let report = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{}: {report}", file.display());
-        assert!(report.contains(": FAILED: "), "{report}");
+        assert!(report.contains(": FAILED: ") && report.contains(reason), "{report}");
         assert!(!report.contains("no placeholder"), "{report}");
     }
 }
@@ -236,4 +240,102 @@ fn single_part_stub_keeps_received_first_through_the_binary() {
             "Content-Type: application/pdf; name=\"inv-42.pdf\""
         ]
     );
+}
+
+/// Runs a README command line (`$ mimeinject ...`) with this build's binary first in PATH.
+fn readme_command(line: &str) -> crate::support::Output {
+    let command = line.strip_prefix("$ ").expect("a command line");
+    let dir = bin::path().parent().unwrap().to_path_buf();
+    let path = format!("{}:/usr/bin:/bin", dir.display());
+    crate::support::run(
+        Command::new("sh").arg("-c").arg(command).env_clear().env("PATH", path),
+        b"",
+        bin::TIMEOUT,
+    )
+}
+
+#[test]
+fn readme_stub_command_prints_what_it_shows() {
+    // The block sits in a list item: drop the item's indentation.
+    let text = recipe("shell/stub.txt");
+    let indent = text.len() - text.trim_start_matches(' ').len();
+    let text: String = text.lines().map(|l| format!("{}\n", &l[indent.min(l.len())..])).collect();
+    let (command, expected) = text.split_once('\n').unwrap();
+    let out = readme_command(command);
+    out.assert_success(command);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+}
+
+#[test]
+fn stub_output_is_delivered_with_exactly_its_values() {
+    let fields: &[(&str, &str)] = &[
+        ("--path", "report.csv"),
+        ("--filename", "Relev\u{e9} \"Q1\" =?utf-8?Q?x?= 2026.csv"),
+        ("--type", "Text/CSV"),
+        ("--disposition", "inline"),
+    ];
+    let mut args = vec!["stub"];
+    for (flag, value) in fields {
+        args.extend([*flag, *value]);
+    }
+    let (out, _) = bin::run(&args, b"");
+    out.assert_success("stub");
+    assert!(out.stderr.is_empty());
+    let field = String::from_utf8(out.stdout).unwrap();
+    assert!(field.starts_with("Content-Type: application/x-mimeinject; path=\"report.csv\";"));
+    assert!(!field.contains("sig="), "{field}");
+    let message = format!(
+        "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n{field}\n--b--\n"
+    );
+    let root = bin::testdata().join("files");
+    let (out, _) = bin::run(&["--root", root.to_str().unwrap()], message.as_bytes());
+    out.assert_success("the stub through the filter");
+    if bin::python3() {
+        let parts = python_parts(&out.stdout);
+        let data = std::fs::read(root.join("report.csv")).unwrap();
+        let b64 = base64_simd::STANDARD.encode_to_string(&data);
+        let want = format!("Relev\u{e9} \"Q1\" =?utf-8?Q?x?= 2026.csv|text/csv|inline|{b64}");
+        assert!(parts.lines().any(|l| l == want), "{parts}");
+    }
+}
+
+#[test]
+fn sign_and_stub_share_their_output_but_the_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "a-signing-key-of-32-bytes-length\n").unwrap();
+    let args = ["--path", "a/{rcpt}.pdf", "--filename", "M\u{e4}rz.pdf"];
+    let (stub, _) = bin::run(&[&["stub"][..], &args].concat(), b"");
+    let (signed, _) =
+        bin::run(&[&["sign", "--key-file", key.to_str().unwrap()][..], &args].concat(), b"");
+    stub.assert_success("stub");
+    signed.assert_success("sign");
+    let (stub, signed) =
+        (String::from_utf8(stub.stdout).unwrap(), String::from_utf8(signed.stdout).unwrap());
+    let unfold = |s: &str| s.replace("\n ", " ");
+    let without_sig = unfold(&signed);
+    let without_sig = without_sig.split("; sig=").next().unwrap();
+    assert_eq!(unfold(&stub).trim_end(), without_sig);
+}
+
+#[test]
+fn stub_refuses_values_the_filter_would_refuse() {
+    for (args, reason) in [
+        (&["--path", ""][..], "empty path"),
+        (&["--path", "a/{rcpt.pdf"], "unmatched '{'"),
+        (&["--path", "a/{r cpt}.pdf"], "path variable"),
+        (&["--path", "dir/"], "ends in '/'"),
+        (&["--path", "a", "--filename", "x/y.pdf"], "contains '/'"),
+        (&["--path", "a", "--filename", ""], "empty filename"),
+        (&["--path", "a", "--type", "pdf"], "is not type/subtype"),
+        (&["--path", "a", "--type", "application/pdf; x=y"], "is not type/subtype"),
+        (&["--path", "a", "--disposition", "sideways"], "neither attachment nor inline"),
+    ] {
+        let (out, _) = bin::run(&[&["stub"][..], args].concat(), b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(reason), "{args:?}: {err}");
+    }
 }

@@ -23,14 +23,37 @@ enum Node {
     Multipart { subtype: &'static str, children: Vec<Node>, preamble: bool, epilogue: bool },
     /// A text part; its lines may look like placeholders or delimiters but are neither.
     Text { lines: Vec<&'static str> },
-    /// An `application/x-mimeinject` stub for `FILES[file]`.
-    Stub { file: usize, filename: Option<&'static str>, folded: bool, cid: bool, body: usize },
+    /// An `application/x-mimeinject` stub for `FILES[file]`, its name written `name_in`.
+    Stub {
+        file: usize,
+        filename: Option<&'static str>,
+        name_in: NameIn,
+        folded: bool,
+        cid: bool,
+        body: usize,
+    },
     /// A base64 part whose body is a `mimeinject: path=...` line for `FILES[file]`.
     BodyLine { file: usize },
     /// A base64 part with ready-made content, which passes through.
     Base64 { data: Vec<u8> },
     /// A forwarded message holding a stub: placeholders in there are not honoured.
     Forwarded,
+}
+
+/// Where and how a stub gives its name: the forms mail libraries write (issue 11). Every
+/// form must give the recipient the same name.
+#[derive(Clone, Copy, Debug)]
+enum NameIn {
+    /// `filename="..."` in the Content-Type (v1).
+    Param,
+    /// `filename="=?UTF-8?B?...?="` in the Content-Type.
+    ParamWord,
+    /// `Content-Disposition: attachment; filename="..."`.
+    Disposition,
+    /// `Content-Disposition: attachment; filename="=?UTF-8?B?...?="` (PHPMailer, Symfony).
+    DispositionWord,
+    /// `Content-Disposition: attachment; filename*=UTF-8''...` (Python's `email`).
+    DispositionRfc2231,
 }
 
 /// Lines of text parts: near misses of delimiters and placeholders, and plain text.
@@ -54,14 +77,26 @@ const TEXT_LINES: &[&str] = &[
 const FILENAMES: &[&str] =
     &["Invoice 42.pdf", "report.csv", "x", "r\u{e9}sum\u{e9}.txt", "--0=", "--1=--", "\"--0=\""];
 
+fn name_in() -> impl Strategy<Value = NameIn> {
+    prop::sample::select(
+        &[
+            NameIn::Param,
+            NameIn::ParamWord,
+            NameIn::Disposition,
+            NameIn::DispositionWord,
+            NameIn::DispositionRfc2231,
+        ][..],
+    )
+}
+
 fn node(depth: u32) -> BoxedStrategy<Node> {
     let leaf = prop_oneof![
         3 => prop::collection::vec(prop::sample::select(TEXT_LINES), 0..6)
             .prop_map(|lines| Node::Text { lines }),
-        3 => (0..FILES.len(), prop::option::of(prop::sample::select(FILENAMES)), any::<bool>(),
-              any::<bool>(), 0..3usize)
-            .prop_map(|(file, filename, folded, cid, body)| Node::Stub {
-                file, filename, folded, cid, body
+        3 => (0..FILES.len(), prop::option::of(prop::sample::select(FILENAMES)), name_in(),
+              any::<bool>(), any::<bool>(), 0..3usize)
+            .prop_map(|(file, filename, name_in, folded, cid, body)| Node::Stub {
+                file, filename, name_in, folded, cid, body
             }),
         2 => (0..FILES.len()).prop_map(|file| Node::BodyLine { file }),
         1 => prop::collection::vec(any::<u8>(), 0..200).prop_map(|data| Node::Base64 { data }),
@@ -171,15 +206,44 @@ impl Printer {
                     self.line(l);
                 }
             }
-            Node::Stub { file, filename, folded, cid, body } => {
+            Node::Stub { file, filename, name_in, folded, cid, body } => {
                 let mut ct =
                     format!("Content-Type: application/x-mimeinject; path=\"{}\"", FILES[*file]);
+                let word = |name: &str| {
+                    format!("=?UTF-8?B?{}?=", base64_simd::STANDARD.encode_to_string(name))
+                };
+                let fold = if *folded { self.eol } else { "" };
+                let mut disposition = None;
                 if let Some(name) = filename {
-                    ct.push(';');
-                    ct.push_str(if *folded { self.eol } else { "" });
-                    ct.push_str(&format!(" filename=\"{}\"", quote(name)));
+                    let value = match name_in {
+                        NameIn::Param | NameIn::Disposition => format!("\"{}\"", quote(name)),
+                        NameIn::ParamWord | NameIn::DispositionWord => {
+                            format!("\"{}\"", word(name))
+                        }
+                        NameIn::DispositionRfc2231 => {
+                            let hex: String = name.bytes().map(|b| format!("%{b:02X}")).collect();
+                            format!("UTF-8''{hex}")
+                        }
+                    };
+                    let param = match name_in {
+                        NameIn::DispositionRfc2231 => "filename*",
+                        _ => "filename",
+                    };
+                    match name_in {
+                        NameIn::Param | NameIn::ParamWord => {
+                            ct.push_str(&format!(";{fold} {param}={value}"));
+                        }
+                        _ => {
+                            disposition = Some(format!(
+                                "Content-Disposition: attachment;{fold} {param}={value}"
+                            ));
+                        }
+                    }
                 }
                 self.line(&ct);
+                if let Some(cd) = disposition {
+                    self.line(&cd);
+                }
                 if *cid {
                     self.line("Content-ID: <part@example.test>");
                 }
@@ -274,6 +338,7 @@ fn check_part(
             assert_eq!(out, input, "a part without placeholder changed");
         }
         Node::Stub { file, filename, cid, .. } => {
+            // Wherever and however the name was written, it comes out the same.
             let head = String::from_utf8(out_head.to_vec()).expect("generated header is UTF-8");
             assert!(!head.contains("x-mimeinject"), "stub type left in {head:?}");
             assert!(head.contains("Content-Transfer-Encoding: base64"), "{head:?}");

@@ -42,18 +42,14 @@ pub enum Command {
         /// The key, as given to the filter's --key-file.
         #[arg(long, value_name = "PATH")]
         key_file: PathBuf,
-        /// The path, relative to the root, before `{var}` expansion.
-        #[arg(long)]
-        path: String,
-        /// The name the recipient sees.
-        #[arg(long)]
-        filename: Option<String>,
-        /// The media type, `type/subtype`.
-        #[arg(long = "type", value_name = "TYPE")]
-        media_type: Option<String>,
-        /// `attachment` or `inline`.
-        #[arg(long)]
-        disposition: Option<String>,
+        #[command(flatten)]
+        stub: StubArgs,
+    },
+    /// Prints an unsigned stub part's `Content-Type:` header line, ready to use (for a filter
+    /// without --key-file).
+    Stub {
+        #[command(flatten)]
+        stub: StubArgs,
     },
     /// Prints the manual page (roff) on stdout.
     Man,
@@ -70,6 +66,35 @@ pub enum Command {
         /// The file; stdin when absent.
         file: Option<PathBuf>,
     },
+}
+
+/// A stub's parameters, for `stub` and `sign`.
+#[derive(Debug, Args)]
+pub struct StubArgs {
+    /// The path, relative to the root, before `{var}` expansion.
+    #[arg(long)]
+    pub path: String,
+    /// The name the recipient sees.
+    #[arg(long)]
+    pub filename: Option<String>,
+    /// The media type, `type/subtype`.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub media_type: Option<String>,
+    /// `attachment` or `inline`.
+    #[arg(long)]
+    pub disposition: Option<String>,
+}
+
+impl StubArgs {
+    /// The parameters as the signature sees them.
+    pub fn fields(&self) -> mimeinject::sign::SignedFields<'_> {
+        mimeinject::sign::SignedFields {
+            path: &self.path,
+            filename: self.filename.as_deref(),
+            media_type: self.media_type.as_deref(),
+            disposition: self.disposition.as_deref(),
+        }
+    }
 }
 
 /// The filter's options.

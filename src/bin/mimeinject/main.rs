@@ -84,15 +84,10 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         Some(Command::Check { root, vars, key_file, files }) => {
             check::run(root, vars, key_file.as_deref(), files).map_err(Failure::Reason)
         }
-        Some(Command::Sign { key_file, path, filename, media_type, disposition }) => {
-            let fields = mimeinject::sign::SignedFields {
-                path,
-                filename: filename.as_deref(),
-                media_type: media_type.as_deref(),
-                disposition: disposition.as_deref(),
-            };
-            tools::sign(key_file, fields).map_err(Failure::Reason)
+        Some(Command::Sign { key_file, stub }) => {
+            tools::stub(Some(key_file), stub.fields()).map_err(Failure::Reason)
         }
+        Some(Command::Stub { stub }) => tools::stub(None, stub.fields()).map_err(Failure::Reason),
         Some(Command::Man) => tools::man().map_err(Failure::Reason),
         Some(Command::Completions { shell }) => tools::completions(*shell).map_err(Failure::Reason),
     }

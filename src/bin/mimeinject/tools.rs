@@ -1,4 +1,4 @@
-//! The small subcommands: `sign`, `man`, `completions`.
+//! The small subcommands: `stub`, `sign`, `man`, `completions`.
 
 use std::io::Write;
 use std::path::Path;
@@ -8,18 +8,18 @@ use mimeinject::sign::{SignedFields, SigningKey};
 
 use crate::cli::Cli;
 
-/// `mimeinject sign`: prints a signed stub part's `Content-Type:` line.
-pub fn sign(key_file: &Path, fields: SignedFields<'_>) -> Result<(), String> {
-    let key = SigningKey::from_file(key_file)
-        .map_err(|e| format!("--key-file {}: {e}", key_file.display()))?;
-    let sig = key.sign(&fields);
-    let mut params = vec![("path", fields.path)];
-    params.extend(fields.filename.map(|v| ("filename", v)));
-    params.extend(fields.media_type.map(|v| ("type", v)));
-    params.extend(fields.disposition.map(|v| ("disposition", v)));
-    params.push(("sig", &sig));
-    let line = mimeinject::headers::format_placeholder_field(&params, mimeinject::Eol::Lf);
-    print(line.as_bytes())
+/// `mimeinject stub` (no key file) and `mimeinject sign`: prints a stub part's
+/// `Content-Type:` field, signed when there is a key.
+pub fn stub(key_file: Option<&Path>, fields: SignedFields<'_>) -> Result<(), String> {
+    let key = match key_file {
+        Some(path) => Some(
+            SigningKey::from_file(path)
+                .map_err(|e| format!("--key-file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let field = mimeinject::sign::stub_field(&fields, key.as_ref())?;
+    print(field.as_bytes())
 }
 
 /// `mimeinject man`: the manual page.
