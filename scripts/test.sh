@@ -85,6 +85,53 @@ else
     step "cannot unpack Postfix (needs root and apt-get); Postfix tests will skip or, under CI=true, fail"
 fi
 
+# --- Mail libraries for tests/libraries.rs ------------------------------------
+# The README's "From your application" recipes run with the real libraries: Debian's PHP and
+# Perl ones, Django in a venv and nodemailer with npm under $MIMEINJECT_LIBRARIES. Each part is
+# skipped when already there; about a minute on a fresh machine.
+MIMEINJECT_LIBRARIES=${MIMEINJECT_LIBRARIES:-$repo/target/libraries}
+export MIMEINJECT_LIBRARIES
+
+install_mail_libraries() {
+    local start=$SECONDS pkg missing=()
+    # Debian package name -> a file it installs.
+    local -A debian=(
+        [php-cli]=/usr/bin/php
+        [libphp-phpmailer]=/usr/share/php/libphp-phpmailer/autoload.php
+        [php-symfony-mime]=/usr/share/php/Symfony/Component/Mime/autoload.php
+        [php-email-validator]=/usr/share/php/Egulias/EmailValidator/autoload.php
+        [libmime-lite-perl]=/usr/share/perl5/MIME/Lite.pm
+        [libemail-mime-perl]=/usr/share/perl5/Email/MIME.pm
+    )
+    for pkg in "${!debian[@]}"; do
+        [[ -e ${debian[$pkg]} ]] || missing+=("$pkg")
+    done
+    if ((${#missing[@]} == 0)); then
+        :
+    elif [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
+        step "cannot install ${missing[*]} (needs root and apt-get); their library tests will skip or, under CI=true, fail"
+    else
+        step "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get -o DPkg::Lock::Timeout=900 install -y -q "${missing[@]}" ||
+            { apt-get -o DPkg::Lock::Timeout=900 update -q &&
+                apt-get -o DPkg::Lock::Timeout=900 install -y -q "${missing[@]}"; }
+    fi
+    local venv=$MIMEINJECT_LIBRARIES/venv node=$MIMEINJECT_LIBRARIES/node
+    if ! "$venv/bin/python" -c 'import django' 2>/dev/null; then
+        step "installing Django 5.2 in $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check 'django~=5.2.0'
+    fi
+    if [[ ! -e $node/node_modules/nodemailer/package.json ]]; then
+        step "installing nodemailer 10.6 in $node"
+        mkdir -p "$node"
+        npm install --prefix "$node" --no-audit --no-fund --loglevel=error 'nodemailer@~10.6.0'
+    fi
+    step "mail libraries: Django $("$venv/bin/python" -c 'import django; print(django.__version__)'), nodemailer $(node -p "require('$node/node_modules/nodemailer/package.json').version"), $((SECONDS - start)) s"
+}
+install_mail_libraries
+
 # --- Environment for the tests ----------------------------------------------
 
 if [[ -z ${MIMEINJECT_CORPUS:-} && -d ../shared/corpus/messages ]]; then

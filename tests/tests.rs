@@ -45,6 +45,9 @@ mod golden;
 // End to end through a real Postfix, with mimeinject as a pipe(8) content filter.
 #[cfg(feature = "cli")]
 mod postfix;
+// Placeholders written by real mail libraries: the README's "From your application".
+#[cfg(feature = "cli")]
+mod libraries;
 // Packaging: --version, and the README recipes the Debian package ships.
 mod package;
 // `mimeinject deliver` against the test SMTP sink.
