@@ -10,8 +10,9 @@
 //!   `=`, raw UTF-8 in values (RFC 6532), quoted RFC 2231 extended values.
 //! * Refused ([`ParamError`]): a missing or malformed `type/subtype`, an
 //!   unterminated quoted-string or comment, a parameter without `=`, anything
-//!   but `;` after a value, a parameter given twice (also as `name` and
-//!   `name*`), RFC 2231 sections with gaps, duplicates or leading zeros, bad
+//!   but `;` after a value, a parameter given twice (two plain values, or two in RFC
+//!   2231 form; one of each is a value and its fallback, and the RFC 2231 one is
+//!   taken), RFC 2231 sections with gaps, duplicates or leading zeros, bad
 //!   `%XX`, a charset the [`charset`] crate does not know (it knows the WHATWG
 //!   Encoding Standard's labels, as mail clients do, and UTF-7), and bytes that are
 //!   not valid in the declared charset (UTF-8 when none is declared, RFC 6532).
@@ -638,6 +639,13 @@ fn split_name(name: &str, value: Vec<u8>) -> Result<RawParam, ParamError> {
 }
 
 /// Joins RFC 2231 sections, decodes values and refuses duplicates.
+///
+/// A name given both in RFC 2231 form (`name*=` or sections `name*0=`, …) and once plainly
+/// (`name=`) takes the RFC 2231 value: the plain one is the fallback that libraries add for
+/// readers without RFC 2231 (Email::MIME writes `filename*=UTF-8''…; filename="…"` for a
+/// non-ASCII name, and `path*0=…; path*1=…; path="…"` with a shortened fallback for a long
+/// one), and RFC 2231 readers such as Python's `email` take the extended value. Two plain
+/// values, or two RFC 2231 values of one name, are still refused.
 fn join(raw: Vec<RawParam>) -> Result<Params, ParamError> {
     // Distinct base names in order of first appearance.
     let mut names: Vec<&str> = Vec::new();
@@ -649,23 +657,24 @@ fn join(raw: Vec<RawParam>) -> Result<Params, ParamError> {
     let mut out = Vec::with_capacity(names.len());
     let mut rfc2231 = Vec::new();
     for name in names {
-        let group: Vec<&RawParam> = raw.iter().filter(|p| p.base == name).collect();
-        if group.iter().any(|p| p.section.is_some() || p.extended) {
-            rfc2231.push(name.to_owned());
-        }
-        let value = if group.iter().any(|p| p.section.is_some()) {
-            join_sections(name, &group)?
-        } else if group.len() > 1 {
+        let (extended, plain): (Vec<&RawParam>, Vec<&RawParam>) =
+            raw.iter().filter(|p| p.base == name).partition(|p| p.section.is_some() || p.extended);
+        if plain.len() > 1 || extended.len() > 1 && extended.iter().all(|p| p.section.is_none()) {
             fail!("parameter {name:?} appears more than once");
-        } else if group[0].extended {
-            let (charset, encoded) = split_charset(name, &group[0].value)?;
+        }
+        let value = if extended.is_empty() {
+            decode_charset(&format!("parameter {name:?}"), b"", &plain[0].value)?
+        } else if extended.iter().any(|p| p.section.is_some()) {
+            rfc2231.push(name.to_owned());
+            join_sections(name, &extended)?
+        } else {
+            rfc2231.push(name.to_owned());
+            let (charset, encoded) = split_charset(name, &extended[0].value)?;
             decode_charset(
                 &format!("parameter {name:?}"),
                 charset,
                 &percent_decode(name, encoded)?,
             )?
-        } else {
-            decode_charset(&format!("parameter {name:?}"), b"", &group[0].value)?
         };
         out.push((name.to_owned(), value));
     }
@@ -675,7 +684,7 @@ fn join(raw: Vec<RawParam>) -> Result<Params, ParamError> {
 /// Joins the sections `name*0`, `name*1`, … of one parameter.
 fn join_sections(name: &str, group: &[&RawParam]) -> Result<String, ParamError> {
     if group.iter().any(|p| p.section.is_none()) {
-        fail!("parameter {name:?} appears both with and without RFC 2231 sections");
+        fail!("parameter {name:?} appears both as {name}* and with RFC 2231 sections");
     }
     let mut sections: Vec<&RawParam> = group.to_vec();
     sections.sort_by_key(|p| p.section);
@@ -927,10 +936,17 @@ mod tests {
     fn strict_duplicates() {
         assert!(err("text/plain; a=1; a=2").contains("more than once"));
         assert!(err("text/plain; A=1; a=1").contains("more than once"));
-        assert!(err("text/plain; path=a; path*=UTF-8''b").contains("more than once"));
+        // A plain value beside an RFC 2231 one is its fallback: the RFC 2231 value wins,
+        // whichever comes first (Email::MIME writes the fallback last).
+        assert_eq!(ct("text/plain; path=a; path*=UTF-8''b").params.get("path"), Some("b"));
+        let c = ct("text/plain; path*0=\"long/\"; path*1=\"name.pdf\"; path=\"long/na...\"");
+        assert_eq!(c.params.get("path"), Some("long/name.pdf"));
+        assert!(c.params.is_rfc2231("path"));
+        assert!(err("text/plain; path=a; path=b; path*=UTF-8''c").contains("more than once"));
+        assert!(err("text/plain; path*=UTF-8''a; path*0=b").contains("path*"));
         assert!(err("text/plain; path*=UTF-8''a; path*=UTF-8''b").contains("more than once"));
-        assert!(err("text/plain; path=a; path*0=b").contains("with and without"));
-        assert!(err("text/plain; path*=''a; path*0=b").contains("with and without"));
+        assert_eq!(ct("text/plain; path=a; path*0=b").params.get("path"), Some("b"));
+        assert!(err("text/plain; path*=''a; path*0=b").contains("appears both as path*"));
         assert!(err("text/plain; p*0=a; p*0=b").contains("appears twice"));
         assert!(err("text/plain; p*0=a; p*0*=''b").contains("appears twice"));
     }
