@@ -59,10 +59,12 @@ where
     let window = config.preflight_window;
     // Room for a small message from the first read: an empty Vec would make `read_to_end`
     // start with 32-byte probe reads, one system call each.
-    let mut buf = Vec::with_capacity((window + 1).min(READ_SIZE));
+    let mut buf = Vec::with_capacity(window.saturating_add(1).min(READ_SIZE));
     if window > 0 {
+        // One byte more than the window says whether the message fits. Saturating: a window
+        // of `usize::MAX` must read everything, not wrap around to nothing.
         reader
-            .take(window as u64 + 1)
+            .take((window as u64).saturating_add(1))
             .read_to_end(&mut buf)
             .map_err(|e| Error::new(ErrorKind::Read(e)))?;
         if buf.len() <= window {
@@ -175,7 +177,7 @@ where
             }
             Action::NeedInput => {
                 input.consume(consumed);
-                let n = read_some(reader, input.space(config)?)?;
+                let n = read_some(reader, input.space()?)?;
                 input.filled(n);
                 continue;
             }
@@ -185,23 +187,36 @@ where
     }
 }
 
-/// The streaming drivers' input: a bounded buffer whose front the rewriter has not consumed.
+/// The streaming drivers' input: a buffer whose front the rewriter has not consumed.
+///
+/// It starts at [`READ_SIZE`] (or the size of what pre-flight read) and grows, doubling, only
+/// while the rewriter keeps asking for more of one line than it holds, up to
+/// [`Limits::min_buffer`](crate::Limits::min_buffer): room for the longest line the limits
+/// let the rewriter ask to see whole. Ordinary mail never grows it.
 pub(crate) struct InputBuffer {
+    /// `READ_ALIGN` bytes longer than the most it holds, so that reads can be aligned.
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The most pending bytes the buffer may grow to hold.
+    max: usize,
     /// The reader has reported its end.
     pub eof: bool,
 }
 
+/// Pending bytes up to this many are moved to an aligned address before every read; more are
+/// moved only when there is no room for a read after them, so that a long line arriving in
+/// small reads is not copied again at every read.
+const CHEAP_MOVE: usize = 4096;
+
 impl InputBuffer {
-    /// A buffer holding `initial`, with room for the longest line `config` lets the rewriter
-    /// ask to see whole.
+    /// A buffer holding `initial`, for a rewriter with `config`'s limits.
     pub fn new(mut initial: Vec<u8>, config: &Config) -> InputBuffer {
         let end = initial.len();
-        let cap = end.max(config.limits().min_buffer()).max(READ_SIZE);
-        initial.resize(cap + READ_ALIGN, 0);
-        InputBuffer { buf: initial, start: 0, end, eof: false }
+        let room = end.max(READ_SIZE);
+        let max = config.limits().min_buffer().max(room);
+        initial.resize(room + READ_ALIGN, 0);
+        InputBuffer { buf: initial, start: 0, end, max, eof: false }
     }
 
     /// The bytes not consumed yet.
@@ -214,22 +229,36 @@ impl InputBuffer {
         self.start += n;
     }
 
-    /// Where to read next: up to [`READ_SIZE`] of free space after the pending bytes, which
-    /// are moved so that the read starts on an aligned address. Fails when the pending bytes
-    /// fill the whole buffer: the rewriter wants to see a line longer than the limit.
-    pub fn space(&mut self, config: &Config) -> Result<&mut [u8], Error> {
+    /// Where to read next: up to [`READ_SIZE`] of free space after the pending bytes.
+    ///
+    /// When the pending bytes fill more than half the buffer it doubles (up to its maximum).
+    /// Few pending bytes are moved first so that the read starts on an aligned address.
+    ///
+    /// # Errors
+    /// The pending bytes fill a buffer of the maximum size: the rewriter asked to see more of
+    /// one line than its limits allow, which it never does.
+    pub fn space(&mut self) -> Result<&mut [u8], Error> {
         let len = self.end - self.start;
-        // The most bytes held at once: `buf` has READ_ALIGN more, to align reads.
-        if len == self.buf.len() - READ_ALIGN {
-            return Err(Error::limit("line bytes", config.limits().line_bytes as u64));
+        let room = self.buf.len() - READ_ALIGN;
+        if len > room / 2 && room < self.max {
+            let grown = room.saturating_mul(2).min(self.max);
+            self.buf.resize(grown.saturating_add(READ_ALIGN), 0);
+        }
+        let room = self.buf.len() - READ_ALIGN;
+        if len >= room {
+            return Err(Error::limit("buffered line bytes", room as u64));
         }
         let misaligned = (self.buf.as_ptr() as usize + len) % READ_ALIGN;
         let to = (READ_ALIGN - misaligned) % READ_ALIGN;
-        if self.start != to {
+        let tail = self.buf.len() - self.end;
+        if self.start != to && (len <= CHEAP_MOVE || tail < READ_SIZE.min(room - len)) {
             self.buf.copy_within(self.start..self.end, to);
             (self.start, self.end) = (to, to + len);
         }
-        let want = (self.end + READ_SIZE).min(self.buf.len());
+        // Never more pending bytes than `room`: the check above stays exact.
+        let want = (self.end + READ_SIZE).min(self.buf.len()).min(self.start + room);
+        // An empty space would read as the end of the input.
+        debug_assert!(want > self.end, "no room to read");
         Ok(&mut self.buf[self.end..want])
     }
 

@@ -63,10 +63,11 @@ where
     let window = config.preflight_window;
     // Room for a small message from the first read: an empty Vec would make `read_to_end`
     // start with 32-byte probe reads, one system call each.
-    let mut buf = Vec::with_capacity((window + 1).min(READ_SIZE));
+    let mut buf = Vec::with_capacity(window.saturating_add(1).min(READ_SIZE));
     if window > 0 {
+        // Saturating, as in the sync driver: `usize::MAX` reads everything.
         (&mut *reader)
-            .take(window as u64 + 1)
+            .take((window as u64).saturating_add(1))
             .read_to_end(&mut buf)
             .await
             .map_err(|e| Error::new(ErrorKind::Read(e)))?;
@@ -142,7 +143,7 @@ where
             }
             Action::NeedInput => {
                 input.consume(consumed);
-                let space = input.space(config)?;
+                let space = input.space()?;
                 let n = reader.read(space).await.map_err(|e| Error::new(ErrorKind::Read(e)))?;
                 input.filled(n);
                 continue;
