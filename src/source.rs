@@ -595,6 +595,38 @@ mod tests {
         assert_eq!(content, b"hello\n");
     }
 
+    /// Read on its own (no driver around it), the reader hands out at most one byte past
+    /// the size at open, then fails with `Changed`; and a same-size rewrite fails at the end.
+    #[test]
+    fn reader_is_bounded_and_checks_at_its_end() {
+        use std::io::Write;
+        let tree = tree();
+        let root = FsRoot::new(&tree.root).unwrap();
+        let mut opened = root.open("file.txt").unwrap();
+        let path = tree.root.join("file.txt");
+        fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&[b'+'; 1000]).unwrap();
+        let mut got = Vec::new();
+        let err = opened.reader.read_to_end(&mut got).unwrap_err();
+        assert_eq!(Changed::of(&err), Some(Changed("grew")));
+        assert_eq!(got, b"hello\n+");
+
+        let mut opened = root.open("sub/nested.txt").unwrap();
+        let mut first = [0; 4];
+        opened.reader.read_exact(&mut first).unwrap();
+        std::thread::sleep(Duration::from_millis(30)); // past a coarse clock tick
+        fs::write(tree.root.join("sub/nested.txt"), b"NESTED CONTENT").unwrap();
+        let err = opened.reader.read_to_end(&mut Vec::new()).unwrap_err();
+        let what = Changed::of(&err).unwrap().0;
+        assert!(["modification time", "change time"].contains(&what), "{what}");
+
+        // Unchanged, it reads to its end and says so again and again.
+        let mut opened = root.open("file.txt").unwrap();
+        let mut got = Vec::new();
+        opened.reader.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), 1006);
+        assert_eq!(opened.reader.read(&mut [0; 8]).unwrap(), 0);
+    }
+
     /// Root ignores permission bits, so this drops the filesystem uid of one thread to
     /// `nobody` (`setfsuid` is per thread on Linux) and tries a mode-0600 file.
     #[test]

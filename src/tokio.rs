@@ -1,10 +1,11 @@
 //! The async driver (feature `tokio`): [`AsyncRead`] in, [`AsyncWrite`] out.
 //!
 //! It drives the same [`Rewriter`] as the sync driver and encodes with the same
-//! [`copy_encoded`]; only the waiting differs. Attachment sources are blocking (a file, a
-//! database client), so opening and encoding run on tokio's blocking pool and hand encoded
-//! chunks to the writer through a channel of two chunks: the runtime's threads never block on
-//! a file, and memory stays bounded.
+//! [`copy_encoded`](crate::encode::copy_encoded), within the same bounds; only the waiting
+//! differs. Attachment sources are blocking (a file, a database client), so opening and
+//! encoding run on tokio's blocking pool and hand encoded chunks to the writer through a
+//! channel of two chunks: the runtime's threads never block on a file, and memory stays
+//! bounded.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};

@@ -561,13 +561,16 @@ fn drivers() -> Vec<(&'static str, usize)> {
     vec![("pre-flight", default), ("streaming", 0)]
 }
 
+/// One run: its label, output, result, and the source it read.
+type Run<S> = (String, Vec<u8>, Result<mimeinject::Summary, mimeinject::Error>, Arc<S>);
+
 /// Runs `msg` through the sync driver, and the tokio one, with `source` made fresh for each
 /// run by `make`; returns each run's label, output and result.
 fn every_driver<S: AttachmentSource + Send + Sync + 'static>(
     msg: &[u8],
     limits: mimeinject::Limits,
     make: &dyn Fn() -> S,
-) -> Vec<(String, Vec<u8>, Result<mimeinject::Summary, mimeinject::Error>, Arc<S>)> {
+) -> Vec<Run<S>> {
     let mut runs = Vec::new();
     for (label, window) in drivers() {
         let config = Config::builder().limits(limits).preflight_window(window).build().unwrap();
@@ -803,5 +806,126 @@ fn a_growing_file_is_read_one_byte_past_its_size() {
         }
         assert_eq!(source.served.load(Ordering::SeqCst) as u64, LEN + 1, "{label}: bytes read");
         assert!(out.len() as u64 <= limit, "{label}: {} bytes written", out.len());
+    }
+}
+
+/// Runs the binary on `stdin` with `args`, reads `first` bytes of its output, runs `act`
+/// (the binary is then blocked on the full pipe, mid-attachment), and reads the rest.
+/// Returns the exit status and the whole output. A watchdog kills it after
+/// [`bin::TIMEOUT`] (a hang guard, not a timing assertion).
+fn run_interrupted(
+    args: &[&str],
+    stdin: &[u8],
+    first: usize,
+    act: impl FnOnce(),
+) -> (std::process::ExitStatus, Vec<u8>) {
+    let mut input = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut input, stdin).unwrap();
+    std::io::Seek::rewind(&mut input).unwrap();
+    let mut child = bin::command(args)
+        .env("MIMEINJECT_PIPE_SIZE", "0")
+        .stdin(input)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + bin::TIMEOUT;
+            while !done.load(Ordering::SeqCst) {
+                if std::time::Instant::now() > deadline {
+                    // SAFETY: kill(2) on our own child's pid, which has not been reaped.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+    };
+    let mut stdout = child.stdout.take().unwrap();
+    let mut out = vec![0; first];
+    stdout.read_exact(&mut out).unwrap();
+    act();
+    stdout.read_to_end(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    done.store(true, Ordering::SeqCst);
+    watchdog.join().unwrap();
+    (status, out)
+}
+
+/// `reliability/torn-attachment.sh` through the binary: a 16 MiB attachment rewritten in
+/// place (same size) while the binary waits on a slow reader. It went out torn with exit 0;
+/// now the exit status is the failure code and the log says why.
+#[test]
+fn the_binary_fails_on_a_torn_attachment() {
+    const SIZE: usize = 16 << 20;
+    let (dir, file) = tree_with(&support::pseudo_random(5, SIZE));
+    let log = dir.path().join("log");
+    let root = dir.path().join("root");
+    let args = ["--root", root.to_str().unwrap(), "--log-file", log.to_str().unwrap()];
+    let (status, out) = run_interrupted(&args, &stubs(1), 1 << 20, || {
+        rewrite_in_place(&file, &support::pseudo_random(6, SIZE))
+    });
+    assert_eq!(status.code(), Some(1), "delivered");
+    assert!(!contains(&out, b"\n--b--"), "the message was completed");
+    let log = fs::read_to_string(&log).unwrap();
+    assert!(log.contains("attachment \"f.bin\" changed while being read"), "{log}");
+}
+
+/// `reliability/output-limit-overshoot.sh` through the binary: a 1 MiB attachment that
+/// grows by 20 MiB while the binary waits. It was read to its new end (143 MB written for a
+/// 10 MB limit); now the binary writes no more than the 1 MiB encodes to, and fails.
+#[test]
+fn the_binary_stops_at_the_size_at_open_of_a_growing_file() {
+    const SIZE: usize = 1 << 20;
+    let (dir, file) = tree_with(&support::pseudo_random(7, SIZE));
+    let root = dir.path().join("root");
+    let msg = stubs(1);
+    let args = ["--root", root.to_str().unwrap(), "--max-output-size", "10000000"];
+    let (status, out) = run_interrupted(&args, &msg, 64 << 10, || {
+        use std::io::Write;
+        let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
+        f.write_all(&vec![0; 20 << 20]).unwrap();
+    });
+    assert_eq!(status.code(), Some(1), "delivered");
+    let most =
+        msg.len() as u64 + 200 + mimeinject::encode::encoded_len(SIZE as u64, mimeinject::Eol::Lf);
+    assert!((out.len() as u64) < most, "{} bytes written", out.len());
+}
+
+/// `reliability/preflight-emfile.sh` through the binary: more placeholders than open files
+/// allowed (`ulimit -n 64`, 300 placeholders). Pre-flight kept every file open and failed
+/// with `Too many open files`; both modes must now succeed.
+#[test]
+fn the_binary_needs_no_descriptor_per_placeholder() {
+    use std::os::unix::process::CommandExt;
+    let (dir, _) = tree_with(b"hello\n");
+    let root = dir.path().join("root");
+    for window in ["1048576", "0"] {
+        let args = [
+            "--root",
+            root.to_str().unwrap(),
+            "--max-placeholders",
+            "500",
+            "--preflight-window",
+            window,
+        ];
+        let mut cmd = bin::command(&args);
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child yet.
+        unsafe {
+            cmd.pre_exec(|| {
+                let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        let out = support::run(&mut cmd, &stubs(300), bin::TIMEOUT);
+        out.assert_success(&format!("--preflight-window {window}"));
+        assert_eq!(attachments(&out.stdout).len(), 300, "--preflight-window {window}");
     }
 }
