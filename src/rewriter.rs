@@ -281,6 +281,9 @@ impl Rewriter {
                 );
             }
             self.written += self.generated.len() as u64;
+            if self.written > limits.output_bytes {
+                return Err(Error::limit("output bytes", limits.output_bytes).at(self.offset));
+            }
         }
         Ok(&self.generated)
     }

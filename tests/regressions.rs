@@ -337,3 +337,52 @@ fn long_header_line_passes_through_the_binary() {
         assert!(out.stdout == input, "{window:?}: output differs");
     }
 }
+
+// ---- Issue 13: fuzzing over every configuration ----
+
+/// fuzz/artifacts/filter/crash-d56fdebb (control e103cc32, remapped): a top-level stub with
+/// `--max-output-size 100` produced 168 bytes with success. The generated header of an
+/// attachment was added to the output count after the limit check, and nothing after it
+/// (a top-level stub's body is dropped) was counted again. At each limit from the output's
+/// length down, every layer must refuse once the limit is below the output's length.
+#[test]
+fn a_generated_header_counts_against_the_output_limit() {
+    let input: &[u8] = b"-----\n--b\nContent-Type: application/x-mimeinject; path=a.txt\n\n--b--\n";
+    let mut full = Vec::new();
+    rewrite(&Config::default(), &files(), &mut &input[..], &mut full).unwrap();
+    for limit in [full.len() as u64 - 1, 150, 100, 20] {
+        let limits = mimeinject::Limits { output_bytes: limit, ..Default::default() };
+        for window in [0, 4096] {
+            let config = Config::builder().limits(limits).preflight_window(window).build().unwrap();
+            let mut out = Vec::new();
+            let err = rewrite(&config, &files(), &mut &input[..], &mut out).unwrap_err();
+            let what = format!("limit {limit}, window {window}");
+            assert!(
+                matches!(err.kind(), mimeinject::ErrorKind::Limit { what: "output bytes", .. }),
+                "{what}: {err}"
+            );
+            assert!(out.len() as u64 <= limit, "{what}: {} bytes written", out.len());
+            #[cfg(feature = "tokio")]
+            {
+                let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let mut out = Vec::new();
+                let source = std::sync::Arc::new(files());
+                let res = runtime.block_on(mimeinject::tokio::rewrite(
+                    &config,
+                    source,
+                    &mut &input[..],
+                    &mut out,
+                ));
+                assert!(res.is_err(), "{what}, tokio: accepted");
+                assert!(out.len() as u64 <= limit, "{what}, tokio: {} bytes", out.len());
+            }
+        }
+        let config = Config::builder().limits(limits).build().unwrap();
+        assert!(run_chunked(&config, &files(), input, |_| 7).is_err(), "limit {limit}: sans-IO");
+    }
+    let limits = mimeinject::Limits { output_bytes: full.len() as u64, ..Default::default() };
+    let config = Config::builder().limits(limits).build().unwrap();
+    let mut out = Vec::new();
+    rewrite(&config, &files(), &mut &input[..], &mut out).unwrap();
+    assert_eq!(out, full);
+}
