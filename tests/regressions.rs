@@ -386,3 +386,48 @@ fn a_generated_header_counts_against_the_output_limit() {
     rewrite(&config, &files(), &mut &input[..], &mut out).unwrap();
     assert_eq!(out, full);
 }
+
+/// fuzz/artifacts/filter/crash-29706285 (control e1032d7e, remapped): with
+/// `--max-line-length` shorter than a delimiter line, whether the line was taken for a
+/// delimiter depended on how the input arrived: seen whole (pre-flight) it was, seen in
+/// pieces longer than the limit (streaming) it was an ordinary line. The same message was
+/// delivered with its attachment in one mode and refused in the other. A line longer than
+/// the limit is never a delimiter, however it arrives.
+#[test]
+fn a_delimiter_longer_than_the_line_limit_is_text_however_it_arrives() {
+    let inputs: [&[u8]; 3] = [
+        b"Content-Type: multipart/related; boundary=\"b\"\n\n--b\n\
+          Content-Type: application/x-mimeinject; path=a.txt\n\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=bb\r\n\r\n--bb\r\n\
+          Content-Type: application/x-mimeinject; path=a.txt\r\n\r\nstub body\r\n--bb--\r\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+          Content-Type: application/x-mimeinject; path=a.txt\n\nstub body\n--b--",
+    ];
+    for input in inputs {
+        for line_bytes in 0..12 {
+            let limits = mimeinject::Limits { line_bytes, ..Default::default() };
+            let config = Config::builder().limits(limits).build().unwrap();
+            let norm = |r: Result<Vec<u8>, mimeinject::Error>| r.map_err(|e| e.to_string());
+            let whole = norm(crate::chunked::run_whole(&config, &files(), input));
+            for split in 0..=input.len() {
+                let mut first = true;
+                let got = norm(run_chunked(&config, &files(), input, |_| {
+                    if std::mem::take(&mut first) {
+                        split
+                    } else {
+                        1
+                    }
+                }));
+                assert_eq!(got, whole, "line limit {line_bytes}, split at {split}");
+            }
+            for window in [0, 4096] {
+                let config = Config::builder().limits(limits).preflight_window(window);
+                let config = config.build().unwrap();
+                let mut out = Vec::new();
+                let mut reader = Chunks::new(input, |_| 3);
+                let got = rewrite(&config, &files(), &mut reader, &mut out).map(|_| out);
+                assert_eq!(norm(got), whole, "line limit {line_bytes}, window {window}");
+            }
+        }
+    }
+}
