@@ -431,3 +431,28 @@ fn a_delimiter_longer_than_the_line_limit_is_text_however_it_arrives() {
         }
     }
 }
+
+/// Found while building the fuzz targets' structure check (issue 13), for the core to
+/// decide: a body-line placeholder in a base64 part that holds other base64 lines. A file
+/// whose length is not a multiple of 3 ends in `=` padding, and a decoder stops there:
+/// Python's `email` reports `InvalidBase64CharactersDefect` and drops the lines after it
+/// (here, the second `ABC`). The core must either refuse such a placeholder or place the
+/// file so that the part decodes whole; this test accepts either.
+#[test]
+#[ignore = "core: a body line among other base64 lines breaks the part (reported, issue 13)"]
+fn a_body_line_between_base64_lines_decodes_whole() {
+    let mut files = MemorySource::new();
+    files.insert("b.txt", b"hell".to_vec());
+    let input = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\
+                  Content-Transfer-Encoding: base64\n\nQUJD\nmimeinject: path=b.txt\nQUJD\n--b--\n";
+    let mut out = Vec::new();
+    if rewrite(&Config::default(), &files, &mut &input[..], &mut out).is_err() {
+        return;
+    }
+    let text = String::from_utf8(out).unwrap();
+    let body = text.split("base64\n\n").nth(1).unwrap().split("\n--b--").next().unwrap();
+    let joined: String = body.split('\n').collect();
+    // Strict: padding only at the very end.
+    let decoded = base64_simd::STANDARD.decode_to_vec(joined.as_bytes());
+    assert_eq!(decoded.as_deref().ok(), Some(&b"ABChellABC"[..]), "{body:?}");
+}
