@@ -747,6 +747,22 @@ fn a_file_replaced_after_preflight_closed_it() {
     }
 }
 
+/// A file that pre-flight closed and that is gone before its turn fails the message, after
+/// output has started: the kept files before it were written.
+#[test]
+fn a_file_deleted_after_preflight_closed_it_fails() {
+    let k = mimeinject::PREFLIGHT_OPEN_FILES;
+    let (dir, file) = tree_with(b"old content\n");
+    let source = Meddle::new(&dir.path().join("root"), When::BeforeOpen(k + 2), move || {
+        fs::remove_file(&file).unwrap()
+    });
+    let mut out = Vec::new();
+    let err = rewrite(&Config::default(), &source, &mut &stubs(k + 2)[..], &mut out).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Attachment(e) if e.reason == "no such file"), "{err}");
+    assert_eq!(attachments(&out).len(), k, "the kept files were written");
+    assert!(!contains(&out, b"\n--b--"), "the message was completed");
+}
+
 /// A source whose content is a hundred times longer than it said (and as good as endless
 /// to a filter that reads to the end).
 struct Endless {
