@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mimeinject::encode::{encoded_len, Eol, LineEncoder};
-use mimeinject::{rewrite, Action, Config, MemorySource, Rewriter};
+use mimeinject::{rewrite, Action, Config, Limits, MemorySource, Rewriter};
 
 mod data;
 use data::random;
@@ -95,9 +95,16 @@ fn template(n: usize) -> Vec<u8> {
     msg
 }
 
+/// The default configuration without the output and attachment limits, which the 100 MB
+/// passthrough and ten 5 MiB attachments go past on purpose.
+fn unlimited() -> Config {
+    let limits = Limits { output_bytes: u64::MAX, attachment_bytes: u64::MAX, ..Limits::default() };
+    Config::builder().limits(limits).build().expect("a valid configuration")
+}
+
 /// Runs the rewriter over `input` with `eof` set and returns the bytes it would write.
 fn scan_once(input: &[u8]) -> u64 {
-    let mut rw = Rewriter::new(Config::default());
+    let mut rw = Rewriter::new(unlimited());
     let mut pos = 0;
     let mut written = 0u64;
     loop {
@@ -136,7 +143,7 @@ fn filter(c: &mut Criterion) {
     for i in 0..10 {
         files.insert(format!("att/{i}.bin"), random(ATTACHMENT, 100 + i as u64));
     }
-    let config = Config::default();
+    let config = unlimited();
     for n in [0usize, 1, 10] {
         let msg = template(n);
         let mut out = Vec::new();

@@ -37,6 +37,10 @@ if [[ $sanitizer != none ]] && ! rustc --version | grep -q nightly; then
     export RUSTC_BOOTSTRAP=1
 fi
 
+# The structure checker the filter target relies on (fuzz/src/mime.rs) has its own tests.
+step "cargo test --lib (fuzz/)"
+(cd fuzz && cargo test --lib --quiet)
+
 # -O: optimised; -a: keep debug assertions (overflow checks) on.
 flags=(-O -a -s "$sanitizer")
 

@@ -6,30 +6,87 @@ use crate::sign::SigningKey;
 
 /// Limits that keep memory and output bounded whatever the message. Every limit hit is a
 /// clean failure with a one-line reason.
+///
+/// The defaults ([`Limits::default`]) are what a receiving MTA at its own defaults accepts,
+/// so that nothing the filter lets through is refused further on, and a 333-byte message
+/// cannot turn into gigabytes. Each field says where its default comes from.
+///
+/// ```
+/// use mimeinject::Limits;
+///
+/// let limits = Limits::default();
+/// assert_eq!(limits.output_bytes, 50_000_000);
+/// // The largest file whose base64 lines (77 bytes per 57) fit in the output.
+/// assert_eq!(limits.attachment_bytes, 37_012_950);
+/// assert!(mimeinject::encode::encoded_len(limits.attachment_bytes, mimeinject::Eol::Lf)
+///     <= limits.output_bytes);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest attachment, in bytes.
+    /// Largest attachment, in bytes, by its size when opened.
+    ///
+    /// Default [`DEFAULT_ATTACHMENT_BYTES`]: the largest file that can go out at all
+    /// within the default output limit, once encoded.
     pub attachment_bytes: u64,
-    /// Largest output, in bytes.
+    /// Largest output, in bytes: nothing past it is ever written. Each generated piece and
+    /// each attachment's encoded size (from its size when opened) is counted before it is
+    /// written, and an attachment is never read past its size when opened.
+    ///
+    /// Default [`DEFAULT_OUTPUT_BYTES`], under exim's default `message_size_limit`.
     pub output_bytes: u64,
     /// Most placeholders in one message.
+    ///
+    /// Default 64: bulk mail carries one to a few attachments each. Every placeholder costs
+    /// an open (two when pre-flight re-opens it) and a generated header; the output limit
+    /// bounds what they add up to.
     pub placeholders: usize,
-    /// Largest header block of any part, in bytes. Header blocks are held in memory.
+    /// Largest header block of any part, in bytes. Header blocks are held in memory; past
+    /// this the structure is no longer followed (placeholder-free mail still passes).
+    ///
+    /// Default 1 MiB: exim's `header_maxsize` (default 1M; "messages with larger header
+    /// sections are rejected", exim spec, main options), so every top-level header block
+    /// exim accepted is followed.
     pub header_bytes: usize,
-    /// Deepest multipart nesting.
+    /// Deepest multipart nesting; past it the structure is no longer followed.
+    ///
+    /// Default 100: Postfix's `mime_nesting_limit` (default 100; Postfix refuses mail nested
+    /// deeper while receiving it, postconf(5)).
     pub depth: usize,
     /// Longest line the filter must parse: a placeholder line or a boundary delimiter line.
+    ///
+    /// Default 16 KiB: a body-line placeholder naming the longest path the root accepts
+    /// (4096 bytes, Linux `PATH_MAX`) written in RFC 2231 percent-encoding (three bytes for
+    /// each) still fits, with its other parameters. Delimiter lines are at most 74 bytes plus
+    /// transport padding (RFC 2046 §5.1.1).
     pub line_bytes: usize,
 }
+
+/// The default [`Limits::output_bytes`]: 50,000,000 bytes.
+///
+/// exim's default `message_size_limit` is 50M, that is 52,428,800 bytes ("message_size_limit
+/// ... Default: 50M", exim spec, main options; `shared/research/mta-semantics.md` §3.3):
+/// a receiver at exim's defaults refuses larger messages with 552, and the sending exim does
+/// not check the filter's output (§3.3), so the filter must. The margin of 2.4 MB leaves
+/// room for what is added after the filter: CRLF line endings on the wire (one byte in 77
+/// for base64 lines) and header fields such as `DKIM-Signature` and `Received`. A receiver
+/// running Postfix at its defaults accepts only 10,240,000 bytes (`message_size_limit`,
+/// postconf(5)); so does a Postfix that re-injects the output (mta-semantics.md §5.1): set
+/// `--max-output-size 10240000` (or what the receiver announces in `SIZE`) there.
+pub const DEFAULT_OUTPUT_BYTES: u64 = 50_000_000;
+
+/// The default [`Limits::attachment_bytes`]: the largest file whose MIME base64 form (76
+/// characters and a LF for every 57 bytes) fits in [`DEFAULT_OUTPUT_BYTES`], 37,012,950
+/// bytes. A larger file could never go out within the default output limit.
+pub const DEFAULT_ATTACHMENT_BYTES: u64 = DEFAULT_OUTPUT_BYTES / 77 * 57;
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            attachment_bytes: 1 << 30,
-            output_bytes: 4 << 30,
+            attachment_bytes: DEFAULT_ATTACHMENT_BYTES,
+            output_bytes: DEFAULT_OUTPUT_BYTES,
             placeholders: 64,
-            header_bytes: 256 << 10,
-            depth: 32,
+            header_bytes: 1 << 20,
+            depth: 100,
             line_bytes: 16 << 10,
         }
     }
@@ -61,7 +118,8 @@ pub struct Config {
 pub(crate) const RCPT: &str = "rcpt";
 
 /// The default pre-flight window: messages up to this size are checked whole before the
-/// first byte is written.
+/// first byte is written. 1 MiB: the message a bulk sender queues is a few KB of text and
+/// placeholders, so nearly every one is checked whole, and holding 1 MiB costs little.
 pub const DEFAULT_PREFLIGHT_WINDOW: usize = 1 << 20;
 
 impl Default for Config {

@@ -204,7 +204,7 @@ pub(crate) fn open_file(
     root: BorrowedFd<'_>,
     path: &str,
     resolver: Resolver,
-) -> Result<(File, u64), Refusal> {
+) -> Result<(File, std::fs::Metadata), Refusal> {
     check_path(path)?;
     let fd = match resolve(root, path, resolver, READ_FLAGS) {
         Ok(fd) => fd,
@@ -226,7 +226,7 @@ pub(crate) fn open_file(
         return Err(Refusal::NotRegular(name));
     }
     clear_nonblock(file.as_fd())?;
-    Ok((file, meta.len()))
+    Ok((file, meta))
 }
 
 /// The type of whatever `path` names beneath `root`, learnt through an `O_PATH` descriptor,

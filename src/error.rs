@@ -33,13 +33,17 @@ pub enum ErrorKind {
         /// The underlying error.
         err: io::Error,
     },
-    /// The attachment's size changed while it was read.
+    /// The attachment changed while it was read: fewer or more bytes than its size at open
+    /// (only one byte more is ever read), or, for a file from [`FsRoot`](crate::FsRoot), a
+    /// different size, modification time, change time or inode at the end than at open (see
+    /// [`source`](crate::source#changes-while-a-file-is-read)). For a file that pre-flight
+    /// checked and closed, also a different size when it was opened again to be written.
     Changed {
         /// The placeholder's path, after `{var}` expansion.
         path: String,
-        /// Its size when opened.
+        /// Its size when opened (by pre-flight, for a file opened again).
         expected: u64,
-        /// The bytes actually read.
+        /// The bytes read (`expected + 1` when it grew), or the size when opened again.
         read: u64,
     },
     /// A placeholder's signature is missing or wrong.
@@ -101,6 +105,11 @@ impl fmt::Display for Error {
             ErrorKind::Structure(r) => write!(f, "MIME structure: {r}")?,
             ErrorKind::Attachment(e) => write!(f, "{e}")?,
             ErrorKind::AttachmentRead { path, err } => write!(f, "attachment {path:?}: {err}")?,
+            ErrorKind::Changed { path, expected, read } if read == expected => write!(
+                f,
+                "attachment {path:?} changed while being read ({expected} bytes at open and \
+                 read, but its size, times or inode differ from open)"
+            )?,
             ErrorKind::Changed { path, expected, read } => write!(
                 f,
                 "attachment {path:?} changed while being read ({expected} bytes at open, {read} read)"

@@ -140,5 +140,5 @@ pub use encode::Eol;
 pub use error::{Error, ErrorKind};
 pub use placeholder::{Form, Placeholder};
 pub use rewriter::{Action, Attached, Rewriter, Step, Summary};
-pub use source::{AttachmentSource, FsRoot, MemorySource, Opened, SourceError};
-pub use sync::rewrite;
+pub use source::{AttachmentSource, Changed, FsRoot, MemorySource, Opened, SourceError};
+pub use sync::{rewrite, PREFLIGHT_OPEN_FILES};

@@ -25,10 +25,32 @@
 //!
 //! Hard links and mounts inside the root are served like any other file: confinement is about
 //! the names a placeholder can spell, and the root's content is the operator's to choose.
+//!
+//! # Changes while a file is read
+//!
+//! A file is trusted only if it is the same, unchanged, from its open to its last read.
+//! [`FsRoot`]'s reader reads at most the size `fstat` gave at open plus one byte (that byte
+//! means the file grew), and when it reaches the end it `fstat`s the descriptor again and
+//! compares device, inode, size, modification time and change time with what it saw at
+//! open. Any difference is an error carrying [`Changed`], which the drivers report as
+//! [`ErrorKind::Changed`](crate::ErrorKind::Changed): a file rewritten in place while it is
+//! encoded (same size or not) fails the message instead of going out as old prefix plus new
+//! suffix.
+//!
+//! One change of the change time is not a change of the content: the one that comes with a
+//! lower link count. Renaming another file over the name, or deleting it, leaves the open
+//! file's content as it was, so the file opened is delivered whole. That is how applications
+//! should replace a file: write a new one and `rename(2)` it over the old.
+//!
+//! The times have the kernel's clock tick as their granularity (a few milliseconds): a
+//! rewrite in the same tick as the write before the open is not seen (Linux 6.13 and later
+//! give a finer time to a change made after its file was `stat`ed).
 
 use std::fmt;
-use std::io::Read;
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::confine::{self, Resolver};
@@ -64,6 +86,37 @@ impl fmt::Display for SourceError {
 }
 
 impl std::error::Error for SourceError {}
+
+/// The error inside an [`io::Error`] (of kind [`Other`](io::ErrorKind::Other)) that a
+/// reader returns when its attachment changed while it was read. The drivers report it as
+/// [`ErrorKind::Changed`](crate::ErrorKind::Changed). [`FsRoot`]'s readers return it (see
+/// the [module documentation](self)); a source of another kind can too.
+///
+/// ```
+/// use std::io;
+/// use mimeinject::source::Changed;
+///
+/// let err = io::Error::other(Changed("modification time"));
+/// assert_eq!(Changed::of(&err), Some(Changed("modification time")));
+/// assert_eq!(err.to_string(), "the file changed while it was read (modification time)");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Changed(pub &'static str);
+
+impl Changed {
+    /// The [`Changed`] inside `err`, if that is what it carries.
+    pub fn of(err: &io::Error) -> Option<Changed> {
+        err.get_ref()?.downcast_ref::<Changed>().copied()
+    }
+}
+
+impl fmt::Display for Changed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the file changed while it was read ({})", self.0)
+    }
+}
+
+impl std::error::Error for Changed {}
 
 /// Serves attachment content by path.
 pub trait AttachmentSource {
@@ -148,7 +201,9 @@ impl FsRoot {
 impl AttachmentSource for FsRoot {
     /// Opens the regular file at `path` beneath the root.
     ///
-    /// `len` is the size `fstat` reported on the opened descriptor.
+    /// `len` is the size `fstat` reported on the opened descriptor. The reader reads at most
+    /// `len + 1` bytes and fails with [`Changed`] if the file changed while it was read (see
+    /// the [module documentation](self)).
     ///
     /// # Errors
     ///
@@ -159,9 +214,95 @@ impl AttachmentSource for FsRoot {
             path: path.to_owned(),
             reason: refusal.to_string(),
         };
-        let (file, len) =
+        let (file, meta) =
             confine::open_file(self.dir.as_fd(), path, self.resolver).map_err(refuse)?;
-        Ok(Opened { len, reader: Box::new(file) })
+        let at_open = Stamp::of(&meta);
+        Ok(Opened {
+            len: meta.len(),
+            reader: Box::new(FileReader { file, at_open, left: meta.len(), grew: false }),
+        })
+    }
+}
+
+/// What `fstat` says about a file, for telling whether it changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    nlink: u64,
+}
+
+impl Stamp {
+    fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            nlink: meta.nlink(),
+        }
+    }
+
+    /// What differs in `now`, a later look at the same descriptor, that can mean different
+    /// content; `None` if nothing does. See the module documentation for the change time.
+    fn changed(&self, now: &Stamp) -> Option<&'static str> {
+        if (self.dev, self.ino) != (now.dev, now.ino) {
+            Some("device or inode")
+        } else if self.size != now.size {
+            Some("size")
+        } else if self.mtime != now.mtime {
+            Some("modification time")
+        } else if self.ctime != now.ctime && now.nlink >= self.nlink {
+            Some("change time")
+        } else {
+            None
+        }
+    }
+}
+
+/// The reader of a file [`FsRoot`] opened: at most its size at open plus one byte, and the
+/// same file, unchanged, at the end (see the module documentation).
+struct FileReader {
+    file: File,
+    at_open: Stamp,
+    /// Bytes of the size at open not read yet.
+    left: u64,
+    /// The byte after the size at open was read (and handed out: the caller counts it too).
+    grew: bool,
+}
+
+impl Read for FileReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.grew {
+            return Err(io::Error::other(Changed("grew")));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let most = usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX);
+        let most = most.min(buf.len());
+        let n = self.file.read(&mut buf[..most])?;
+        if n as u64 > self.left {
+            // Handed out, so that a caller counting bytes sees one more than the size at
+            // open; the next read fails.
+            (self.left, self.grew) = (0, true);
+            return Ok(n);
+        }
+        self.left -= n as u64;
+        if n == 0 {
+            let now = Stamp::of(&self.file.metadata()?);
+            if let Some(what) = self.at_open.changed(&now) {
+                return Err(io::Error::other(Changed(what)));
+            }
+            if self.left > 0 {
+                return Err(io::Error::other(Changed("ended early")));
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -452,6 +593,38 @@ mod tests {
         let mut content = Vec::new();
         { opened.reader }.read_to_end(&mut content).unwrap();
         assert_eq!(content, b"hello\n");
+    }
+
+    /// Read on its own (no driver around it), the reader hands out at most one byte past
+    /// the size at open, then fails with `Changed`; and a same-size rewrite fails at the end.
+    #[test]
+    fn reader_is_bounded_and_checks_at_its_end() {
+        use std::io::Write;
+        let tree = tree();
+        let root = FsRoot::new(&tree.root).unwrap();
+        let mut opened = root.open("file.txt").unwrap();
+        let path = tree.root.join("file.txt");
+        fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&[b'+'; 1000]).unwrap();
+        let mut got = Vec::new();
+        let err = opened.reader.read_to_end(&mut got).unwrap_err();
+        assert_eq!(Changed::of(&err), Some(Changed("grew")));
+        assert_eq!(got, b"hello\n+");
+
+        let mut opened = root.open("sub/nested.txt").unwrap();
+        let mut first = [0; 4];
+        opened.reader.read_exact(&mut first).unwrap();
+        std::thread::sleep(Duration::from_millis(30)); // past a coarse clock tick
+        fs::write(tree.root.join("sub/nested.txt"), b"NESTED CONTENT").unwrap();
+        let err = opened.reader.read_to_end(&mut Vec::new()).unwrap_err();
+        let what = Changed::of(&err).unwrap().0;
+        assert!(["modification time", "change time"].contains(&what), "{what}");
+
+        // Unchanged, it reads to its end and says so again and again.
+        let mut opened = root.open("file.txt").unwrap();
+        let mut got = Vec::new();
+        opened.reader.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), 1006);
+        assert_eq!(opened.reader.read(&mut [0; 8]).unwrap(), 0);
     }
 
     /// Root ignores permission bits, so this drops the filesystem uid of one thread to

@@ -1,10 +1,11 @@
 //! The async driver (feature `tokio`): [`AsyncRead`] in, [`AsyncWrite`] out.
 //!
 //! It drives the same [`Rewriter`] as the sync driver and encodes with the same
-//! [`copy_encoded`]; only the waiting differs. Attachment sources are blocking (a file, a
-//! database client), so opening and encoding run on tokio's blocking pool and hand encoded
-//! chunks to the writer through a channel of two chunks: the runtime's threads never block on
-//! a file, and memory stays bounded.
+//! [`copy_encoded`](crate::encode::copy_encoded), within the same bounds; only the waiting
+//! differs. Attachment sources are blocking (a file, a database client), so opening and
+//! encoding run on tokio's blocking pool and hand encoded chunks to the writer through a
+//! channel of two chunks: the runtime's threads never block on a file, and memory stays
+//! bounded.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -15,16 +16,19 @@ use ::tokio::sync::mpsc;
 use ::tokio::task::spawn_blocking;
 
 use crate::config::Config;
-use crate::encode::{copy_encoded, Eol};
+use crate::encode::Eol;
 use crate::error::{Error, ErrorKind};
 use crate::rewriter::{Action, Rewriter, Summary};
 use crate::source::{AttachmentSource, Opened};
-use crate::sync::{preflight, write_error, InputBuffer, READ_SIZE};
+use crate::sync::{
+    encode_attachment, preflight, reopen, write_error, InputBuffer, Preflighted, READ_SIZE,
+};
 
 /// Rewrites one message from `reader` to `writer`, like [`crate::rewrite`].
 ///
-/// A message within the pre-flight window is read whole and every file opened before
-/// anything is written; a longer one streams through a bounded buffer. `writer` is not
+/// A message within the pre-flight window is read whole and every file opened and checked
+/// before anything is written; a longer one streams through a bounded buffer. Files are kept
+/// open, re-opened and read within bounds exactly as by [`crate::rewrite`]. `writer` is not
 /// flushed or shut down.
 ///
 /// ```
@@ -63,10 +67,11 @@ where
     let window = config.preflight_window;
     // Room for a small message from the first read: an empty Vec would make `read_to_end`
     // start with 32-byte probe reads, one system call each.
-    let mut buf = Vec::with_capacity((window + 1).min(READ_SIZE));
+    let mut buf = Vec::with_capacity(window.saturating_add(1).min(READ_SIZE));
     if window > 0 {
+        // Saturating, as in the sync driver: `usize::MAX` reads everything.
         (&mut *reader)
-            .take(window as u64 + 1)
+            .take((window as u64).saturating_add(1))
             .read_to_end(&mut buf)
             .await
             .map_err(|e| Error::new(ErrorKind::Read(e)))?;
@@ -80,19 +85,24 @@ where
                 writer.write_all(&buf).await.map_err(write_error)?;
                 return Ok(checked.summary);
             }
-            return write_slice(config, checked.files, &buf, writer).await;
+            return write_slice(config, source, checked.files, &buf, writer).await;
         }
     }
     stream(config, source, buf, reader, writer).await
 }
 
-/// Writes a message that is wholly in memory, with its files already open.
-async fn write_slice<W: AsyncWrite + Unpin + ?Sized>(
+/// Writes a message that is wholly in memory, with the files pre-flight checked.
+async fn write_slice<W, S>(
     config: &Config,
-    mut files: VecDeque<Opened>,
+    source: Arc<S>,
+    mut files: VecDeque<Preflighted>,
     input: &[u8],
     writer: &mut W,
-) -> Result<Summary, Error> {
+) -> Result<Summary, Error>
+where
+    W: AsyncWrite + Unpin + ?Sized,
+    S: AttachmentSource + Send + Sync + 'static + ?Sized,
+{
     let mut rw = Rewriter::new(config.clone());
     let mut pos = 0;
     loop {
@@ -102,7 +112,15 @@ async fn write_slice<W: AsyncWrite + Unpin + ?Sized>(
             Action::Write(bytes) => writer.write_all(bytes).await.map_err(write_error)?,
             Action::Attach(p) => {
                 let path = p.path.clone();
-                let opened = files.pop_front().expect("pre-flight opened every file");
+                let (opened, path) = match files.pop_front().expect("pre-flight checked it") {
+                    Preflighted::Open(opened) => (opened, path),
+                    Preflighted::Closed(len) => {
+                        let src = Arc::clone(&source);
+                        spawn_blocking(move || reopen(&*src, &path, len).map(|o| (o, path)))
+                            .await
+                            .map_err(join_error)??
+                    }
+                };
                 attach(&mut rw, path, opened, writer).await?;
             }
             Action::NeedInput => unreachable!("the rewriter asked for input after eof"),
@@ -142,7 +160,7 @@ where
             }
             Action::NeedInput => {
                 input.consume(consumed);
-                let space = input.space(config)?;
+                let space = input.space()?;
                 let n = reader.read(space).await.map_err(|e| Error::new(ErrorKind::Read(e)))?;
                 input.filled(n);
                 continue;
@@ -166,7 +184,7 @@ async fn attach<W: AsyncWrite + Unpin + ?Sized>(
     writer.write_all(header).await.map_err(write_error)?;
 
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(2);
-    let encoder = spawn_blocking(move || encode_to_channel(opened, eol, tx));
+    let encoder = spawn_blocking(move || encode_to_channel(&path, opened, eol, tx));
     while let Some(chunk) = rx.recv().await {
         if let Err(e) = writer.write_all(&chunk).await {
             drop(rx); // The encoder stops at its next send.
@@ -174,19 +192,22 @@ async fn attach<W: AsyncWrite + Unpin + ?Sized>(
             return Err(write_error(e));
         }
     }
-    let read = encoder
-        .await
-        .map_err(join_error)?
-        .map_err(|err| Error::new(ErrorKind::AttachmentRead { path, err }))?;
+    let read = encoder.await.map_err(join_error)??;
     rw.end_attachment(read)
 }
 
-/// Encodes `opened` into chunks sent on `tx`; returns the bytes read.
-fn encode_to_channel(mut opened: Opened, eol: Eol, tx: mpsc::Sender<Vec<u8>>) -> io::Result<u64> {
+/// Encodes `opened` into chunks sent on `tx`, within the sync driver's bounds; returns the
+/// bytes read.
+fn encode_to_channel(
+    path: &str,
+    opened: Opened,
+    eol: Eol,
+    tx: mpsc::Sender<Vec<u8>>,
+) -> Result<u64, Error> {
     let mut out = ChannelWriter { tx, buf: Vec::new() };
     let mut scratch = Vec::new();
-    let read = copy_encoded(&mut opened.reader, &mut out, eol, &mut scratch)?;
-    out.flush()?;
+    let read = encode_attachment(path, opened, &mut out, eol, &mut scratch)?;
+    out.flush().map_err(write_error)?;
     Ok(read)
 }
 

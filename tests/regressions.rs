@@ -91,3 +91,371 @@ fn split_base64_mechanism_is_not_base64() {
         assert_eq!(out, input.as_bytes(), "{cte:?}");
     }
 }
+
+// ---- Issue 13: the input buffer holds what the rewriter asks for, in every configuration ----
+
+/// The shared cases (`MIMEINJECT_CASES`, default `../shared/cases` next to the repository),
+/// read in place. `None` (skip) when absent, except under `CI=true`, where it fails.
+pub fn cases_dir() -> Option<std::path::PathBuf> {
+    let dir = match std::env::var_os("MIMEINJECT_CASES") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cases"),
+    };
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{} is missing under CI", dir.display());
+    eprintln!("skipped: {} not found (set MIMEINJECT_CASES)", dir.display());
+    None
+}
+
+/// A reader that hands out at most `chunk(i)` bytes at its i-th read.
+pub struct Chunks<'a, F> {
+    data: &'a [u8],
+    chunk: F,
+    reads: usize,
+}
+
+impl<'a, F: FnMut(usize) -> usize> Chunks<'a, F> {
+    pub fn new(data: &'a [u8], chunk: F) -> Self {
+        Chunks { data, chunk, reads: 0 }
+    }
+}
+
+impl<F: FnMut(usize) -> usize> std::io::Read for Chunks<'_, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.chunk)(self.reads).max(1).min(buf.len()).min(self.data.len());
+        self.reads += 1;
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<F: FnMut(usize) -> usize + Unpin> tokio::io::AsyncRead for Chunks<'_, F> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let n = (this.chunk)(this.reads).max(1).min(buf.remaining()).min(this.data.len());
+        this.reads += 1;
+        buf.put_slice(&this.data[..n]);
+        this.data = &this.data[n..];
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// The pre-flight windows every buffer test runs at: off, small, the default, and just
+/// below, at and above the message's own length.
+fn windows(len: usize) -> Vec<usize> {
+    let default = mimeinject::config::DEFAULT_PREFLIGHT_WINDOW;
+    vec![0, 1, 4096, 65536, default, len - 1, len, len + 1, usize::MAX]
+}
+
+/// Runs `input` through every layer, at every window in [`windows`], fed whole, in pieces of
+/// the chunk tests' sizes (1, 2, 3, 7, 64) and of sizes around the driver's buffer, and split
+/// in two at `splits`; every run must give `expected` (`Err` holds the error's kind).
+fn every_way(limits: mimeinject::Limits, input: &[u8], splits: &[usize], expected: &[u8]) {
+    let source = files();
+    let config =
+        |window| Config::builder().limits(limits).preflight_window(window).build().unwrap();
+    let sizes = [1, 2, 3, 7, 64, 4095, 4096, 65536, (128 << 10) - 1, 128 << 10, (128 << 10) + 1];
+    let what = format!("{limits:?}");
+    for window in windows(input.len()) {
+        let config = config(window);
+        let run = |label: &str, reader: &mut dyn std::io::Read| {
+            let mut out = Vec::new();
+            let got = rewrite(&config, &source, reader, &mut out).map(|_| out);
+            let got = got.unwrap_or_else(|e| panic!("{what}, window {window}, {label}: {e}"));
+            assert!(got == expected, "{what}, window {window}, {label}: output differs");
+        };
+        run("whole", &mut &input[..]);
+        for size in sizes {
+            run(&format!("reads of {size}"), &mut Chunks::new(input, |_| size));
+        }
+        for &split in splits {
+            let mut reader = Chunks::new(input, |i| if i == 0 { split } else { usize::MAX });
+            run(&format!("split at {split}"), &mut reader);
+        }
+    }
+    #[cfg(feature = "tokio")]
+    {
+        let root = std::sync::Arc::new(source.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        for window in windows(input.len()) {
+            for size in [1, 7, 4096, 128 << 10, usize::MAX] {
+                let mut out = Vec::new();
+                let mut reader = Chunks::new(input, |_| size);
+                let got = runtime.block_on(mimeinject::tokio::rewrite(
+                    &config(window),
+                    std::sync::Arc::clone(&root),
+                    &mut reader,
+                    &mut out,
+                ));
+                let label = format!("{what}, tokio, window {window}, reads of {size}");
+                got.unwrap_or_else(|e| panic!("{label}: {e}"));
+                assert!(out == expected, "{label}: output differs");
+            }
+        }
+    }
+    let config = config(0);
+    for size in [1, 2, 3, 7, 64] {
+        let got = run_chunked(&config, &source, input, |_| size)
+            .unwrap_or_else(|e| panic!("{what}, sans-IO, chunks of {size}: {e}"));
+        assert!(got == expected, "{what}, sans-IO, chunks of {size}: output differs");
+    }
+    for &split in splits {
+        let mut first = true;
+        let got = run_chunked(&config, &source, input, |_| {
+            if std::mem::take(&mut first) {
+                split
+            } else {
+                input.len()
+            }
+        })
+        .unwrap_or_else(|e| panic!("{what}, sans-IO, split at {split}: {e}"));
+        assert!(got == expected, "{what}, sans-IO, split at {split}: output differs");
+    }
+}
+
+/// Splits worth trying in a message of `len` bytes: every position near the start and the
+/// end, near the driver's buffer sizes, and every 997th in between.
+fn splits(len: usize) -> Vec<usize> {
+    let mut at: Vec<usize> = (0..=len).step_by(997).collect();
+    at.extend((0..64).chain(len.saturating_sub(64)..=len));
+    for edge in [4096usize, 64 << 10, 80 << 10, 128 << 10, 132 << 10, 192 << 10, 256 << 10] {
+        at.extend(edge.saturating_sub(3)..edge + 3);
+    }
+    at.retain(|&s| s <= len);
+    at.sort_unstable();
+    at.dedup();
+    at
+}
+
+/// `reliability/panic-long-header-line.eml`: a header line of 135 KB and no placeholder. With
+/// `--preflight-window` below the message's size (0, for example) the streaming buffer, sized
+/// for `--max-line-length` rather than `--max-header-size`, filled up: the driver panicked
+/// (`dest is out of bounds` while moving the pending bytes to an aligned address) or refused
+/// the message for `line bytes`, a limit it does not document. Such mail was deferred for
+/// ever. It must come out byte-identical at every window and however it is read.
+#[test]
+fn long_header_line_passes_through_every_way() {
+    let Some(cases) = cases_dir() else { return };
+    let input = std::fs::read(cases.join("reliability/panic-long-header-line.eml")).unwrap();
+    every_way(mimeinject::Limits::default(), &input, &splits(input.len()), &input);
+}
+
+/// Messages without placeholders whose lines sit at and around every limit, in every
+/// combination of the header and line limits (from 0 to `usize::MAX`) and pre-flight
+/// windows: each must come out byte-identical. Limits past which the structure is no longer
+/// followed pass the rest through; none may panic or refuse.
+#[test]
+fn placeholder_free_mail_passes_under_every_limit() {
+    let long = |n: usize| "a".repeat(n);
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for n in [0, 100, 4000, 70_000, 131_000, 140_000, 300_000] {
+        let line = long(n);
+        inputs.push(format!("A: b\nX: {line}\n\nbody\n").into_bytes());
+        inputs.push(format!("A: b\r\nX: {line}").into_bytes());
+        inputs.push(
+            format!(
+                "Content-Type: multipart/mixed; boundary=b\n\n--b\nX-Long: {line}\n\n\
+                 --{line}\n--b\nContent-Transfer-Encoding: base64\n\n--{line}\nQUJD\n--b--\n"
+            )
+            .into_bytes(),
+        );
+    }
+    let sizes = [0, 1, 100, 4096, 80 << 10, 128 << 10, 1 << 20, usize::MAX];
+    let source = files();
+    for header_bytes in sizes {
+        for line_bytes in sizes {
+            let limits = mimeinject::Limits { header_bytes, line_bytes, ..Default::default() };
+            for window in [0, 4096, mimeinject::config::DEFAULT_PREFLIGHT_WINDOW, usize::MAX] {
+                let config = Config::builder().limits(limits).preflight_window(window);
+                let config = config.build().unwrap();
+                for input in &inputs {
+                    for size in [4096, 128 << 10, usize::MAX] {
+                        let mut out = Vec::new();
+                        let mut reader = Chunks::new(input, |_| size);
+                        let what = format!(
+                            "{limits:?}, window {window}, {} bytes in reads of {size}",
+                            input.len()
+                        );
+                        rewrite(&config, &source, &mut reader, &mut out)
+                            .unwrap_or_else(|e| panic!("{what}: {e}"));
+                        assert!(out == *input, "{what}: output differs");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A `--preflight-window` of `usize::MAX` made `window + 1` wrap around to 0 (release
+/// builds have no overflow checks): pre-flight read nothing, saw an empty message, and wrote
+/// nothing with success. The whole message was lost.
+#[test]
+fn the_largest_window_reads_the_whole_message() {
+    let input = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+                  Content-Type: application/x-mimeinject; path=a.txt\n\n--b--\n";
+    let mut expected = Vec::new();
+    rewrite(&Config::default(), &files(), &mut &input[..], &mut expected).unwrap();
+    assert!(expected.len() > input.len());
+    let config = Config::builder().preflight_window(usize::MAX).build().unwrap();
+    let mut out = Vec::new();
+    rewrite(&config, &files(), &mut &input[..], &mut out).unwrap();
+    assert_eq!(out, expected);
+    let plain = b"Subject: no placeholder\n\nbody\n";
+    let mut out = Vec::new();
+    rewrite(&config, &files(), &mut &plain[..], &mut out).unwrap();
+    assert_eq!(out, plain);
+}
+
+/// The same case through the binary, as the issue states it: byte-identical at
+/// `--preflight-window` 0, 4096, 65536 and the default.
+#[cfg(feature = "cli")]
+#[test]
+fn long_header_line_passes_through_the_binary() {
+    let Some(cases) = cases_dir() else { return };
+    let input = std::fs::read(cases.join("reliability/panic-long-header-line.eml")).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path().to_str().unwrap();
+    let default: &[&str] = &[];
+    for window in [
+        &["--preflight-window", "0"][..],
+        &["--preflight-window", "4096"],
+        &["--preflight-window", "65536"],
+        default,
+    ] {
+        let args = [&["--root", root][..], window].concat();
+        let (out, fed) = crate::bin::run(&args, &input);
+        out.assert_success(&format!("{window:?}"));
+        fed.unwrap();
+        assert!(out.stdout == input, "{window:?}: output differs");
+    }
+}
+
+// ---- Issue 13: fuzzing over every configuration ----
+
+/// fuzz/artifacts/filter/crash-d56fdebb (control e103cc32, remapped): a top-level stub with
+/// `--max-output-size 100` produced 168 bytes with success. The generated header of an
+/// attachment was added to the output count after the limit check, and nothing after it
+/// (a top-level stub's body is dropped) was counted again. At each limit from the output's
+/// length down, every layer must refuse once the limit is below the output's length. (The
+/// fuzzer's input began with a line that is not a field, which is now a defect of its own;
+/// the header here is a clean one with the same top-level stub.)
+#[test]
+fn a_generated_header_counts_against_the_output_limit() {
+    let input: &[u8] = b"Subject: s\nContent-Type: application/x-mimeinject; path=a.txt\n\n--b--\n";
+    let mut full = Vec::new();
+    rewrite(&Config::default(), &files(), &mut &input[..], &mut full).unwrap();
+    for limit in [full.len() as u64 - 1, 150, 100, 20] {
+        let limits = mimeinject::Limits { output_bytes: limit, ..Default::default() };
+        for window in [0, 4096] {
+            let config = Config::builder().limits(limits).preflight_window(window).build().unwrap();
+            let mut out = Vec::new();
+            let err = rewrite(&config, &files(), &mut &input[..], &mut out).unwrap_err();
+            let what = format!("limit {limit}, window {window}");
+            assert!(
+                matches!(err.kind(), mimeinject::ErrorKind::Limit { what: "output bytes", .. }),
+                "{what}: {err}"
+            );
+            assert!(out.len() as u64 <= limit, "{what}: {} bytes written", out.len());
+            #[cfg(feature = "tokio")]
+            {
+                let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let mut out = Vec::new();
+                let source = std::sync::Arc::new(files());
+                let res = runtime.block_on(mimeinject::tokio::rewrite(
+                    &config,
+                    source,
+                    &mut &input[..],
+                    &mut out,
+                ));
+                assert!(res.is_err(), "{what}, tokio: accepted");
+                assert!(out.len() as u64 <= limit, "{what}, tokio: {} bytes", out.len());
+            }
+        }
+        let config = Config::builder().limits(limits).build().unwrap();
+        assert!(run_chunked(&config, &files(), input, |_| 7).is_err(), "limit {limit}: sans-IO");
+    }
+    let limits = mimeinject::Limits { output_bytes: full.len() as u64, ..Default::default() };
+    let config = Config::builder().limits(limits).build().unwrap();
+    let mut out = Vec::new();
+    rewrite(&config, &files(), &mut &input[..], &mut out).unwrap();
+    assert_eq!(out, full);
+}
+
+/// fuzz/artifacts/filter/crash-29706285 (control e1032d7e, remapped): with
+/// `--max-line-length` shorter than a delimiter line, whether the line was taken for a
+/// delimiter depended on how the input arrived: seen whole (pre-flight) it was, seen in
+/// pieces longer than the limit (streaming) it was an ordinary line. The same message was
+/// delivered with its attachment in one mode and refused in the other. A line longer than
+/// the limit is never a delimiter, however it arrives.
+#[test]
+fn a_delimiter_longer_than_the_line_limit_is_text_however_it_arrives() {
+    let inputs: [&[u8]; 3] = [
+        b"Content-Type: multipart/related; boundary=\"b\"\n\n--b\n\
+          Content-Type: application/x-mimeinject; path=a.txt\n\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=bb\r\n\r\n--bb\r\n\
+          Content-Type: application/x-mimeinject; path=a.txt\r\n\r\nstub body\r\n--bb--\r\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+          Content-Type: application/x-mimeinject; path=a.txt\n\nstub body\n--b--",
+    ];
+    for input in inputs {
+        for line_bytes in 0..12 {
+            let limits = mimeinject::Limits { line_bytes, ..Default::default() };
+            let config = Config::builder().limits(limits).build().unwrap();
+            let norm = |r: Result<Vec<u8>, mimeinject::Error>| r.map_err(|e| e.to_string());
+            let whole = norm(crate::chunked::run_whole(&config, &files(), input));
+            for split in 0..=input.len() {
+                let mut first = true;
+                let got = norm(run_chunked(&config, &files(), input, |_| {
+                    if std::mem::take(&mut first) {
+                        split
+                    } else {
+                        1
+                    }
+                }));
+                assert_eq!(got, whole, "line limit {line_bytes}, split at {split}");
+            }
+            for window in [0, 4096] {
+                let config = Config::builder().limits(limits).preflight_window(window);
+                let config = config.build().unwrap();
+                let mut out = Vec::new();
+                let mut reader = Chunks::new(input, |_| 3);
+                let got = rewrite(&config, &files(), &mut reader, &mut out).map(|_| out);
+                assert_eq!(norm(got), whole, "line limit {line_bytes}, window {window}");
+            }
+        }
+    }
+}
+
+/// Found while building the fuzz targets' structure check (issue 13), for the core to
+/// decide: a body-line placeholder in a base64 part that holds other base64 lines. A file
+/// whose length is not a multiple of 3 ends in `=` padding, and a decoder stops there:
+/// Python's `email` reports `InvalidBase64CharactersDefect` and drops the lines after it
+/// (here, the second `ABC`). The core must either refuse such a placeholder or place the
+/// file so that the part decodes whole; this test accepts either.
+#[test]
+#[ignore = "core: a body line among other base64 lines breaks the part (reported, issue 13)"]
+fn a_body_line_between_base64_lines_decodes_whole() {
+    let mut files = MemorySource::new();
+    files.insert("b.txt", b"hell".to_vec());
+    let input = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\
+                  Content-Transfer-Encoding: base64\n\nQUJD\nmimeinject: path=b.txt\nQUJD\n--b--\n";
+    let mut out = Vec::new();
+    if rewrite(&Config::default(), &files, &mut &input[..], &mut out).is_err() {
+        return;
+    }
+    let text = String::from_utf8(out).unwrap();
+    let body = text.split("base64\n\n").nth(1).unwrap().split("\n--b--").next().unwrap();
+    let joined: String = body.split('\n').collect();
+    // Strict: padding only at the very end.
+    let decoded = base64_simd::STANDARD.decode_to_vec(joined.as_bytes());
+    assert_eq!(decoded.as_deref().ok(), Some(&b"ABChellABC"[..]), "{body:?}");
+}
+

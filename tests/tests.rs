@@ -39,6 +39,9 @@ mod cases;
 // The subcommands: check, sign, encode, man, completions.
 #[cfg(feature = "cli")]
 mod subcommands;
+// The limits and their defaults, through the binary.
+#[cfg(feature = "cli")]
+mod limits;
 // Golden outputs of the sample messages.
 #[cfg(feature = "cli")]
 mod golden;

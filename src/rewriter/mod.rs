@@ -288,6 +288,9 @@ impl Rewriter {
         if pending.placeholder.form == Form::Stub {
             self.generate_stub_header(eol, len)?;
             self.written += self.generated.len() as u64;
+            if self.written > limits.output_bytes {
+                return Err(Error::limit("output bytes", limits.output_bytes).at(self.offset));
+            }
         }
         Ok(&self.generated)
     }
@@ -361,8 +364,11 @@ fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 impl Limits {
     /// The buffer a driver needs so that the rewriter can always decide: the longest line it
-    /// must see whole, plus room to read.
+    /// must see whole (a header line up to [`header_bytes`](Limits::header_bytes), a
+    /// delimiter or placeholder line up to [`line_bytes`](Limits::line_bytes)), plus room to
+    /// read. Saturates at `usize::MAX`; a driver should grow its buffer towards this only
+    /// as the input needs it.
     pub fn min_buffer(&self) -> usize {
-        self.line_bytes + (64 << 10)
+        self.line_bytes.max(self.header_bytes).saturating_add(64 << 10)
     }
 }

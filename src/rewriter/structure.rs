@@ -97,7 +97,9 @@ impl Rewriter {
             None => return Ok(Some(Next::NeedInput(0))),
         };
         let line = &input[..line_len];
-        if dash {
+        // A line longer than the limit is never a delimiter, however it arrived: in pieces it
+        // was declared ordinary above before its end was seen.
+        if dash && line_len <= limit {
             if let Some((depth, close)) = classify(line, &self.stack) {
                 self.delimiter(depth, close);
                 return Ok(Some(Next::Pass(line_len)));
@@ -194,10 +196,13 @@ impl Rewriter {
         if input[..n] != b"--"[..n] {
             return Ok(Some(false));
         }
+        // As in `line_start`: longer than the limit is never a delimiter, seen whole or not.
+        let limit = self.config.limits.line_bytes;
         match memchr(b'\n', input) {
+            Some(i) if i + 1 > limit => Ok(Some(false)),
             Some(i) => Ok(Some(classify(&input[..=i], &self.stack).is_some())),
+            None if input.len() > limit => Ok(Some(false)),
             None if eof => Ok(Some(classify(input, &self.stack).is_some())),
-            None if input.len() > self.config.limits.line_bytes => Ok(Some(false)),
             None => Ok(None),
         }
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mimeinject::Limits;
 
 /// Adds attachments to mail at delivery: reads a message on stdin, writes it to stdout with
 /// every placeholder replaced by its file as a base64 MIME part.
@@ -212,29 +213,32 @@ pub struct FilterArgs {
     #[arg(long, value_name = "BYTES", default_value_t = mimeinject::config::DEFAULT_PREFLIGHT_WINDOW)]
     pub preflight_window: usize,
 
-    /// Largest attachment, in bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub max_attachment_size: Option<u64>,
+    /// Largest attachment, in bytes, by its size when opened. The default is the largest
+    /// file whose base64 fits in the default --max-output-size.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().attachment_bytes)]
+    pub max_attachment_size: u64,
 
-    /// Largest output, in bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub max_output_size: Option<u64>,
+    /// Largest output, in bytes; nothing past it is written. The default is under exim's
+    /// default message_size_limit (50M); a Postfix receiver at its defaults takes 10240000.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().output_bytes)]
+    pub max_output_size: u64,
 
     /// Most placeholders in one message.
-    #[arg(long, value_name = "N")]
-    pub max_placeholders: Option<usize>,
+    #[arg(long, value_name = "N", default_value_t = Limits::default().placeholders)]
+    pub max_placeholders: usize,
 
-    /// Largest header block of any part, in bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub max_header_size: Option<usize>,
+    /// Largest header block of any part, in bytes (held in memory). The default is exim's
+    /// header_maxsize.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().header_bytes)]
+    pub max_header_size: usize,
 
-    /// Deepest multipart nesting.
-    #[arg(long, value_name = "N")]
-    pub max_depth: Option<usize>,
+    /// Deepest multipart nesting. The default is Postfix's mime_nesting_limit.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().depth)]
+    pub max_depth: usize,
 
     /// Longest placeholder or boundary line, in bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub max_line_length: Option<usize>,
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().line_bytes)]
+    pub max_line_length: usize,
 
     /// Requires every placeholder to carry a valid `sig` made with this key.
     #[arg(long, value_name = "PATH")]

@@ -41,14 +41,15 @@ fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<Summary,
 
 /// The library configuration from the command line (also `deliver`'s).
 pub fn config(args: &FilterArgs) -> Result<Config, String> {
-    let mut limits = Limits::default();
-    let set = |slot: &mut u64, v: Option<u64>| *slot = v.unwrap_or(*slot);
-    set(&mut limits.attachment_bytes, args.max_attachment_size);
-    set(&mut limits.output_bytes, args.max_output_size);
-    limits.placeholders = args.max_placeholders.unwrap_or(limits.placeholders);
-    limits.header_bytes = args.max_header_size.unwrap_or(limits.header_bytes);
-    limits.depth = args.max_depth.unwrap_or(limits.depth);
-    limits.line_bytes = args.max_line_length.unwrap_or(limits.line_bytes);
+    // Every limit has its default in the argument's definition (shown by --help).
+    let limits = Limits {
+        attachment_bytes: args.max_attachment_size,
+        output_bytes: args.max_output_size,
+        placeholders: args.max_placeholders,
+        header_bytes: args.max_header_size,
+        depth: args.max_depth,
+        line_bytes: args.max_line_length,
+    };
     let mut builder = Config::builder()
         .limits(limits)
         .preflight_window(args.preflight_window)
