@@ -384,39 +384,6 @@ pub fn must_pass(control: &Control, input: &[u8]) -> bool {
     !contains_ci(input, b"mimeinject") && input.len() as u64 <= control.limits.output_bytes
 }
 
-/// Defect kinds that an accepted output may gain over its input because of a problem of the
-/// core that is known, reported, and owned by the core's workstream, each with the problem;
-/// `"*"` stands for every kind. Remove each entry once the core is fixed.
-///
-/// - A stub part whose header block holds a line that is not a header field (no colon, or a
-///   name with a space or a control character): the core keeps it in the generated part's
-///   header, where it ends the header block early for a client (the shared cases
-///   `reliability/stub-header-invalid-field-name.eml` and
-///   `reliability/stub-after-nonfield-line-left-unreplaced.eml`). Every kind, when any
-///   header block of the input has such a line.
-/// - A body-line placeholder in a base64 part that holds other base64 lines: the file's lines
-///   end in `=` padding when its length is not a multiple of 3, and a decoder stops there, so
-///   the lines after it are lost (`tests/regressions.rs`,
-///   `a_body_line_between_base64_lines_decodes_whole`, ignored until the core decides).
-///   The two base64 kinds, when the input has a body-line placeholder.
-pub fn known_core_issues(
-    before: &mime::Defects,
-    input: &[u8],
-) -> Vec<(&'static str, &'static str)> {
-    let mut known = Vec::new();
-    let header_defects =
-        ["header block without a blank line", "continuation line before any field"];
-    if header_defects.iter().any(|k| before.counts.contains_key(k)) {
-        known.push(("*", "a header block with a line that is not a field"));
-    }
-    if contains(input, b"\nmimeinject:") {
-        let why = "a body-line placeholder among other base64 lines";
-        known.push(("base64: data after padding", why));
-        known.push(("base64: length not a multiple of 4", why));
-    }
-    known
-}
-
 /// Whether two runs of the same message failed the same way: the same kind of error (and
 /// for a limit, the same limit). The output limit is the exception: it is counted as pieces
 /// are written, while other checks may look ahead as far as the input at hand reaches, so

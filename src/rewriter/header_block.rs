@@ -5,7 +5,7 @@ use std::ops::Range;
 use memchr::memchr;
 
 use super::structure::{check_boundary, classify, Frame};
-use super::{starts_with_ci, trim, trim_eol, Next, PartCtx, Rewriter, State};
+use super::{starts_with_ci, trim, trim_eol, Base64Body, Next, PartCtx, Rewriter, State};
 use crate::encode::Eol;
 use crate::error::Error;
 use crate::params;
@@ -230,6 +230,7 @@ impl Rewriter {
                 }
                 None => false,
             };
+            self.base64_body = Base64Body::Empty;
             self.state = State::Body { base64 };
         }
         self.out = std::mem::take(&mut self.held);

@@ -93,6 +93,20 @@ pub struct Attached {
     pub bytes: u64,
 }
 
+/// What a base64 body has held so far. A body-line placeholder must be all of it, blank
+/// lines aside: base64 data around the file's lines would be decoded as one stream with
+/// them, and a decoder stops at the padding (`=`) that ends a file whose length is not a
+/// multiple of 3 (Python's `email` drops the rest with a defect).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Base64Body {
+    /// Only blank lines so far.
+    Empty,
+    /// Base64 data (or a placeholder left as text).
+    Data,
+    /// A body-line placeholder, replaced.
+    Placeholder,
+}
+
 /// Where a header block sits in the tree.
 #[derive(Clone, Copy, Debug)]
 struct PartCtx {
@@ -149,6 +163,8 @@ pub struct Rewriter {
     /// The body being streamed is `application/pkcs7-mime` (S/MIME signed or encrypted
     /// data): a body line replaced there would break it.
     body_sealed: bool,
+    /// What the base64 body being streamed has held so far (see [`Base64Body`]).
+    base64_body: Base64Body,
     pending: Option<Pending>,
     /// A placeholder accepted by `offer`, not yet wrapped in `Pending`.
     next_placeholder: Option<Placeholder>,
@@ -182,6 +198,7 @@ impl Rewriter {
             defect: None,
             top_signature: None,
             body_sealed: false,
+            base64_body: Base64Body::Empty,
             pending: None,
             next_placeholder: None,
             offset: 0,

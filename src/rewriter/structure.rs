@@ -49,12 +49,18 @@ impl Rewriter {
         }
         if let Some(i) = hit {
             self.at_line_start = true;
+            if base64 {
+                self.base64_data(&input[..=i])?;
+            }
             return Ok(Next::Pass(i + 1));
         }
         let keep = if base64 { BODY_LINE_PREFIX.len() } else { 2 };
         let end = if eof { input.len() } else { input.len().saturating_sub(keep) };
         if end == 0 {
             return Ok(Next::NeedInput(0));
+        }
+        if base64 {
+            self.base64_data(&input[..end])?;
         }
         self.at_line_start = input[end - 1] == b'\n';
         Ok(Next::Pass(end))
@@ -111,6 +117,9 @@ impl Rewriter {
             }
         }
         // An ordinary line: pass it whole.
+        if base64 {
+            self.base64_data(line)?;
+        }
         self.at_line_start = line.ends_with(b"\n");
         Ok(Some(Next::Pass(line_len)))
     }

@@ -6,7 +6,7 @@ use std::ops::Range;
 use super::header_block::{named, Field};
 use super::structure::classify;
 use super::{find_ci, starts_with_ci, trim, trim_eol, Next, PartCtx, Rewriter, State};
-use super::{BODY_LINE_PREFIX, STUB_TYPE};
+use super::{Base64Body, BODY_LINE_PREFIX, STUB_TYPE};
 use crate::encode::Eol;
 use crate::error::{Error, ErrorKind};
 use crate::headers::{write_attachment_headers, AttachmentHeaders};
@@ -56,6 +56,11 @@ fn mentions_stub_type(body: &[u8]) -> bool {
             .iter()
             .any(|w| find_ci(w, STUB_MARK).is_some())
 }
+
+/// Why a body-line placeholder next to other base64 data is refused (see [`Base64Body`]).
+const BODY_LINE_NOT_ALONE: &str = "a body-line placeholder must be the only content of its \
+    base64 part: data around it would be decoded with the file's lines, and a decoder stops \
+    at the file's padding";
 
 impl Rewriter {
     /// Looks at a part's header block for a stub. `Some`: what to do with the part, a stub
@@ -164,6 +169,10 @@ impl Rewriter {
             return Ok(None);
         }
         self.check_unsealed(Form::BodyLine)?;
+        if self.base64_body != Base64Body::Empty {
+            return Err(Error::placeholder(BODY_LINE_NOT_ALONE));
+        }
+        self.base64_body = Base64Body::Placeholder;
         self.pending = Some(Pending {
             placeholder: self.take_placeholder(),
             kept: Vec::new(),
@@ -173,6 +182,24 @@ impl Rewriter {
             eol: line_ending(line).unwrap_or(self.message_eol()),
         });
         Ok(Some(Next::Attach(line.len())))
+    }
+
+    /// Notes a span of a base64 body that is passed on: once it holds data (anything but
+    /// blanks), a body-line placeholder can no longer be the part's only content.
+    ///
+    /// Cheap on the hot path: a body that holds data is not looked at again, and a span of
+    /// data is found to be one at its first byte.
+    pub(super) fn base64_data(&mut self, span: &[u8]) -> Result<(), Error> {
+        if self.base64_body == Base64Body::Data
+            || span.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            return Ok(());
+        }
+        if self.base64_body == Base64Body::Placeholder {
+            return Err(Error::placeholder(BODY_LINE_NOT_ALONE));
+        }
+        self.base64_body = Base64Body::Data;
+        Ok(())
     }
 
     /// Writes the header of the part that replaces the pending stub into `generated`: the
