@@ -356,10 +356,10 @@ fn make_tree(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The configuration for `control`: a variable, its limits and key, and its window
-/// (`preflight`) or no pre-flight at all.
+/// The configuration for `control`: one recipient (which fills `{rcpt}`), its limits and
+/// key, and its window (`preflight`) or no pre-flight at all.
 pub fn config(control: Control, preflight: bool) -> Config {
-    let mut b = Config::builder().var("rcpt", "u@example.test").limits(control.limits);
+    let mut b = Config::builder().recipients(["u@example.test"]).limits(control.limits);
     b = b.preflight_window(if preflight { control.window } else { 0 });
     if let Some(policy) = control.key {
         let key = SigningKey::from_bytes(&[0x5a; 32]).expect("a 32-byte key is long enough");
