@@ -500,3 +500,26 @@ fn a_body_line_placeholder_must_be_alone_in_its_part() {
         assert!(String::from_utf8(out).unwrap().contains("\naGVsbA==\n"), "{body:?}");
     }
 }
+
+/// fuzz/artifacts/filter/crash-f63045f5 (found once the fuzz target stopped exempting
+/// header defects): a single-part stub whose message ends inside its header block, the last
+/// field kept (not a content field) and without a line ending. The generated header put the
+/// blank line's line ending on that field, so the header block ran into the base64 lines.
+#[test]
+fn a_kept_last_field_without_a_line_ending_still_ends_the_header() {
+    let mut files = MemorySource::new();
+    files.insert("a.txt", b"hello world!\n".to_vec());
+    for eol in ["\n", "\r\n"] {
+        let input = format!(
+            "Subject: s{eol}Content-Type: application/x-mimeinject; path=a.txt{eol}X-Last: 1"
+        );
+        for window in [0, 1 << 20] {
+            let config = Config::builder().preflight_window(window).build().unwrap();
+            let mut out = Vec::new();
+            rewrite(&config, &files, &mut input.as_bytes(), &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let expected = format!("X-Last: 1{eol}{eol}aGVsbG8gd29ybGQhCg=={eol}");
+            assert!(text.ends_with(&expected), "{text:?}");
+        }
+    }
+}

@@ -216,7 +216,7 @@ impl Rewriter {
         };
         let (before, after) = pending.kept.split_at(pending.content_at);
         for r in before {
-            self.generated.extend_from_slice(&self.held[r.clone()]);
+            push_field(&mut self.generated, &self.held[r.clone()], eol);
         }
         if pending.add_mime_version {
             self.generated.extend_from_slice(b"MIME-Version: 1.0");
@@ -225,7 +225,7 @@ impl Rewriter {
         write_attachment_headers(&h, eol, &mut self.generated)
             .map_err(|e| Error::placeholder(e.to_string()).at(self.offset))?;
         for r in after {
-            self.generated.extend_from_slice(&self.held[r.clone()]);
+            push_field(&mut self.generated, &self.held[r.clone()], eol);
         }
         self.generated.extend_from_slice(eol.as_bytes());
         for line in self.generated.split(|&b| b == b'\n') {
@@ -304,5 +304,15 @@ impl Rewriter {
     /// The placeholder [`offer`](Self::offer) accepted.
     pub(super) fn take_placeholder(&mut self) -> Placeholder {
         self.next_placeholder.take().expect("offer accepted a placeholder")
+    }
+}
+
+/// Appends a kept header field to a generated header. The last field of a message that ends
+/// without a blank line (or without a final line ending) has no line ending of its own; it
+/// gets `eol`, so that the blank line after it still ends the header block.
+fn push_field(generated: &mut Vec<u8>, field: &[u8], eol: Eol) {
+    generated.extend_from_slice(field);
+    if !field.ends_with(b"\n") {
+        generated.extend_from_slice(eol.as_bytes());
     }
 }
