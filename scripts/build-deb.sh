@@ -50,10 +50,16 @@ mkdir -p "$assets/completions" "$assets/examples"
 # The README's exim and Postfix recipes, however many there are (zero included), and an
 # index, which also keeps the directory from being empty.
 mapfile -t recipes < <(scripts/readme-recipes.sh README.md "$assets/examples" exim postfix)
+# With the package's paths (packaging/paths.sed): /usr/bin/mimeinject, not /usr/local/bin.
+for name in "${recipes[@]}"; do
+    sed -i -f packaging/paths.sed "$assets/examples/$name"
+done
 {
     echo "The exim and Postfix recipes of mimeinject's README (/usr/share/doc/mimeinject/README.md,"
     echo "sections \"With exim\" and \"With Postfix\"), one file per recipe, under the recipe's name."
-    echo "The README says where each one goes."
+    echo "The README says where each one goes. Paths are those of this package: the README's"
+    echo "/usr/local/bin/mimeinject is /usr/bin/mimeinject here, and the Postfix wrapper is"
+    echo "/usr/libexec/mimeinject/mimeinject-postfix-wrapper."
     echo
     if ((${#recipes[@]})); then
         printf '%s\n' "${recipes[@]}"
@@ -64,8 +70,7 @@ mapfile -t recipes < <(scripts/readme-recipes.sh README.md "$assets/examples" ex
 
 # The wrapper as the package installs it: mimeinject in /usr/bin, the wrapper in
 # /usr/libexec/mimeinject/ (its own comments name the /usr/local places a hand install uses).
-sed -e 's|/usr/local/bin/mimeinject|/usr/bin/mimeinject|g' \
-    -e 's|/usr/local/libexec/mimeinject-postfix-wrapper|/usr/libexec/mimeinject/mimeinject-postfix-wrapper|g' \
+sed -f packaging/paths.sed \
     -e '1a\
 # Installed by the Debian package as /usr/libexec/mimeinject/mimeinject-postfix-wrapper.' \
     contrib/mimeinject-postfix-wrapper >"$assets/mimeinject-postfix-wrapper"

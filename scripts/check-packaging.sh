@@ -203,8 +203,11 @@ ok "completions, README.md, changelog.gz, copyright in place; bash completion re
 
 scripts/readme-recipes.sh README.md "$work/examples" exim postfix >"$work/examples.list"
 while read -r name; do
-    cmp "/usr/share/doc/mimeinject/examples/$name" "$work/examples/$name" ||
-        fail "examples/$name differs from the README's recipe"
+    sed -f packaging/paths.sed "$work/examples/$name" |
+        cmp "/usr/share/doc/mimeinject/examples/$name" - ||
+        fail "examples/$name differs from the README's recipe (with packaging/paths.sed)"
+    ! grep -q /usr/local/ "/usr/share/doc/mimeinject/examples/$name" ||
+        fail "examples/$name names a /usr/local path the package does not use"
 done <"$work/examples.list"
 shipped=$(cd /usr/share/doc/mimeinject/examples && find . -type f ! -name README | sed 's|^\./||' | sort)
 [[ $shipped == "$(sort "$work/examples.list")" ]] ||
