@@ -110,6 +110,14 @@ fn postfix_deliver_smtp_to_exim_attachment_arrives_byte_exact() {
     assert!(o.line.contains(&format!("smtp:[127.0.0.1]:{} said: 250", hop.port())), "{}", o.line);
     let got = hop.delivered("user", 1);
     assert_eq!(got.len(), 1, "{}", hop.log());
+    // The recipe's --queue-id ${queue_id}: the audit line starts with Postfix's queue id.
+    let log = std::fs::read_to_string(pf.work().join("log/mimeinject.log")).unwrap();
+    let expected = format!(
+        "{qid}: 1 recipient, 1 attachment ({} bytes): \"invoices/inv-42.pdf\" {} bytes",
+        invoice.len(),
+        invoice.len()
+    );
+    assert!(log.lines().any(|l| l.contains(&expected)), "{expected:?} not in\n{log}");
     stop(pf);
     // STARTTLS happened (level may, offered by exim), and the content is
     // the invoice, attachment decoding to the file byte for byte.

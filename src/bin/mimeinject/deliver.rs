@@ -40,6 +40,8 @@ pub struct Outcome {
     pub line: String,
     /// Whether it is a failure to log (syslog, --log-file).
     pub failed: bool,
+    /// What was attached, when the next hop accepted the message (for the delivery line).
+    pub attached: Vec<mimeinject::Attached>,
 }
 
 /// Runs the delivery. Reads stdin to its end whatever happens.
@@ -59,6 +61,7 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
         status: args.filter.failure_exit_code,
         line: format!("mimeinject: {reason}"),
         failed: true,
+        attached: Vec::new(),
     };
     let recipients: Vec<&str> = args.filter.recipients.iter().map(String::as_str).collect();
     if recipients.is_empty() {
@@ -95,10 +98,11 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
     if let Some(err) = upstream.error.take() {
         return refused(hop, err, args.filter.failure_exit_code);
     }
-    if let Err(e) = rewritten {
+    let summary = match rewritten {
+        Ok(summary) => summary,
         // Dropping `upstream` closes the connection without the final dot.
-        return local(format!("{e}; nothing delivered to {hop}"));
-    }
+        Err(e) => return local(format!("{e}; nothing delivered to {hop}")),
+    };
     let data = match upstream.open() {
         Ok(()) => match std::mem::replace(&mut upstream.state, State::Failed) {
             State::Open(data) => *data,
@@ -115,7 +119,12 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
             let reply = replies.into_iter().next().expect("one recipient, one reply");
             if reply.is_positive() {
                 client.quit();
-                return Outcome { status: 0, line: format!("{hop} said: {reply}"), failed: false };
+                return Outcome {
+                    status: 0,
+                    line: format!("{hop} said: {reply}"),
+                    failed: false,
+                    attached: summary.attachments,
+                };
             }
             let err = smtp::Error::Rejected { stage: smtp::Stage::DataEnd, recipient: None, reply };
             client.quit();
@@ -136,9 +145,15 @@ fn refused(hop: &smtp::NextHop, err: smtp::Error, failure: u8) -> Outcome {
             ) && !reply.is_positive() =>
         {
             let status = if err.is_permanent() { EX_UNAVAILABLE } else { 75 };
-            Outcome { status, line: format!("{} {line}", reply.status()), failed: true }
+            let line = format!("{} {line}", reply.status());
+            Outcome { status, line, failed: true, attached: Vec::new() }
         }
-        _ => Outcome { status: failure, line: format!("mimeinject: {line}"), failed: true },
+        _ => Outcome {
+            status: failure,
+            line: format!("mimeinject: {line}"),
+            failed: true,
+            attached: Vec::new(),
+        },
     }
 }
 

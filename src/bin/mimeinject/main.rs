@@ -112,11 +112,15 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         Some(Command::Stub { stub }) => tools::stub(None, stub.fields()).map_err(Failure::Reason),
         Some(Command::Deliver(args)) => {
             log.file = args.filter.log_file.clone();
+            log.queue_id = args.filter.queue_id.clone();
             log.syslog = !args.filter.no_syslog;
             log.stderr = false;
             let outcome = deliver::run(args);
             if outcome.failed {
                 log.failure(&outcome.line);
+            } else if !outcome.attached.is_empty() && !args.filter.no_delivery_log {
+                let recipients = args.filter.recipients.len();
+                log.delivery(&log::delivery_line(recipients, &outcome.attached));
             }
             deliver::print(&outcome.line);
             match outcome.status {
