@@ -13,7 +13,8 @@
 #        when the binary has that subcommand (skipped with a line saying so when not), and
 #        the pre-built message at the sizes in PREBUILT_N.
 #
-# Phases: build (the application writes the messages), submit (one SMTP session: `exim -bs`,
+# Phases: build (the application writes the messages), submit (SMTP, a session per 1,000
+# messages, exim's default smtp_accept_max_per_connection: `exim -bs`,
 # or Postfix's smtpd, which holds them), deliver (exim's queue runners; Postfix released
 # with postsuper -H ALL). Each is measured with scripts/bench/measure.py: wall time, CPU of the
 # whole process tree (a cpuacct cgroup), CPU and peak RSS per program (taskstats exit

@@ -2,8 +2,8 @@
 """The seed's scenario at the seed's scale, through a real exim and a real Postfix
 (scripts/bench-seed.sh runs this; see there for the settings).
 
-For each MTA and approach, N messages are built, submitted in one SMTP session (all queued
-before any delivery), then delivered over SMTP to a loopback sink (sink.py):
+For each MTA and approach, N messages are built, submitted over SMTP (a session per 1,000;
+all are queued before any delivery), then delivered over SMTP to a loopback sink (sink.py):
 
   placeholder  the application queues the small message with a stub part; the MTA pipes it
                through mimeinject at delivery (exim: transport_filter; Postfix: the pipe(8)
@@ -263,7 +263,7 @@ queue_only
 host_lookup =
 rfc1413_hosts =
 acl_smtp_rcpt = acl_rcpt
-log_selector = +delivery_size +deliver_time +millisec
+log_selector = +delivery_size +deliver_time +millisec +pid
 {extra}
 begin acl
 
@@ -305,7 +305,7 @@ begin retry
         conf = self.exim_instance(d, approach, method, port)
         run = {"mta": "exim", "approach": approach, "n": n, "method": method, "runners": EXIM_METHODS[method][0]}
         try:
-            say(f"({name}) submit {n} messages (one exim -bs session)")
+            say(f"({name}) submit {n} messages (exim -bs, a session per 1,000)")
             sub = self.measure(
                 os.path.join(d, "submit.json"),
                 [PY, os.path.join(HERE, "seed_submit.py"), src, "0", str(n), "exim", EXIM, conf],
@@ -322,7 +322,10 @@ begin retry
                 runners = f"{EXIM} -C {conf} {' '.join(flags).replace('{pid}', pid_file)}"
             else:
                 runners = " & ".join(f"{EXIM} -C {conf} {fl}" for fl in flags)
-            command = ["env", "-i", "PATH=" + ENV["PATH"], "sh", "-c", runners + " & wait"]
+            # Their stderr is kept: with -qq each passed connection re-executes exim (-MC),
+            # which logs "exim user lost privilege for using -C option" for a private config.
+            err = os.path.join(d, "runners.err")
+            command = ["env", "-i", "PATH=" + ENV["PATH"], "sh", "-c", f"({runners} & wait) 2>{err}"]
             out = os.path.join(d, "deliver.json")
             if not daemon:
                 dlv = self.measure(out, command)
@@ -354,6 +357,8 @@ begin retry
             "deferred": len(re.findall(r" == ", log)),
             "failed": len(re.findall(r" \*\* ", log)),
             "left_in_queue": count_files(os.path.join(d, "spool", "input"), "-H"),
+            "locked_skips": len(re.findall(r"is locked \(another process", log)),
+            "runner_stderr_lines": len(read(os.path.join(d, "runners.err")).splitlines()),
         }
         run["check"] = self.check(d, n)
         self.finish_run(name, d, run)
@@ -570,7 +575,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         q = os.path.join(d, "queue")
         run = {"mta": "postfix", "approach": approach, "n": n, "method": mode, "runners": None}
         try:
-            say(f"({name}) submit {n} messages (one SMTP session to smtpd)")
+            say(f"({name}) submit {n} messages (SMTP to smtpd, a session per 1,000)")
             pf = self.postfix_up(d, os.path.join(d, "submit-mta.json"))
             client = self.measure(
                 os.path.join(d, "submit.json"),

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-"""Submits the built messages to the MTA in one SMTP session, the way a bulk application
-hands its mail over (scripts/bench-seed.sh).
+"""Submits the built messages to the MTA over SMTP, the way a bulk application hands its
+mail over (scripts/bench-seed.sh): one session for every PER_SESSION (1,000) messages,
+exim's default smtp_accept_max_per_connection.
 
 usage: seed_submit.py DIR FIRST COUNT exim EXIM CONF
        seed_submit.py DIR FIRST COUNT unix SOCKET
 
 DIR holds NNNNN.eml (seed_data.py build). Message i is sent from billing@example.test to
 c{i:05d}@example.test with Python's smtplib, which turns LF into CRLF and dot-stuffs.
-- exim: the session is `exim -C CONF -bs` (SMTP on its standard input and output) on one
+- exim: each session is `exim -C CONF -bs` (SMTP on its standard input and output) on one
   end of a socket pair, so the receiving exim is a child of this process; with queue_only
   every message is only queued.
 - unix: Postfix's smtpd on a UNIX-domain socket.
@@ -39,11 +40,13 @@ class PairSMTP(smtplib.SMTP):
         return code, msg
 
 
-def main():
-    src, first, count, kind, target = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+PER_SESSION = 1000
+
+
+def session(kind, target, conf):
+    """An open SMTP session (after EHLO), and the exim process behind it if any."""
     proc = None
     if kind == "exim":
-        conf = sys.argv[6]
         ours, theirs = socket.socketpair()
         proc = subprocess.Popen(
             [target, "-C", conf, "-bs"],
@@ -60,13 +63,21 @@ def main():
     else:
         sys.exit(__doc__)
     smtp.ehlo("bench-client.test")
-    for i in range(first, first + count):
-        with open(os.path.join(src, "%05d.eml" % i), "rb") as f:
-            data = f.read()
-        smtp.sendmail(SENDER, [rcpt(i)], data)
-    smtp.quit()
-    if proc is not None and proc.wait() != 0:
-        sys.exit("exim -bs exited with status %d" % proc.returncode)
+    return smtp, proc
+
+
+def main():
+    src, first, count, kind, target = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    conf = sys.argv[6] if kind == "exim" else None
+    for start in range(first, first + count, PER_SESSION):
+        smtp, proc = session(kind, target, conf)
+        for i in range(start, min(start + PER_SESSION, first + count)):
+            with open(os.path.join(src, "%05d.eml" % i), "rb") as f:
+                data = f.read()
+            smtp.sendmail(SENDER, [rcpt(i)], data)
+        smtp.quit()
+        if proc is not None and proc.wait() != 0:
+            sys.exit("exim -bs exited with status %d" % proc.returncode)
 
 
 if __name__ == "__main__":
