@@ -23,7 +23,8 @@
 # deferral in the MTA's log, and every sampled message's attachment decodes to exactly its
 # recipient's file.
 #
-# Prints the tables (scripts/bench/seed_report.py) and writes the chart to CHART.
+# Prints the tables (scripts/bench/seed_report.py) and writes the chart to CHART. Then runs the
+# maildir scenario of scripts/bench-bulk.sh (MAILDIR_N), whose table is printed with the rest.
 #
 # Usage: scripts/bench-seed.sh
 # Environment:
@@ -32,11 +33,17 @@
 #   EXIM_METHODS="q q2"    exim delivery methods, each a run (scripts/bench/seed.py lists
 #                      them: q, q2, qq, qq2, split2, ramp, daemon2)
 #   PREBUILT_METHODS   the same for the pre-built runs (default: EXIM_METHODS)
+#   TUNE_N=2000 TUNE_METHODS="q q2 split2 daemon2 qq"
+#                      the comparison of ways to run queue runners in parallel (placeholders)
 #   MTAS="exim postfix"  POSTFIX_MODES="filter deliver"
 #   FILES=N            distinct attachment contents (hard links beyond)
 #   SAMPLE_EVERY       keep and check every K-th message (default: 100 at N >= 10000,
 #                      else N/50)
+#   MAILDIR_N=200      also run scripts/bench-bulk.sh with this N (the maildir scenario, where
+#                      placeholders lose; 5 MiB per message); 0 skips it
 #   CHART              the SVG written (default WORK/seed.svg)
+#   README=1           write the tables into README.md (between the bench-seed markers) and
+#                      the chart to docs/bench-seed.svg
 #   MIMEINJECT_BIN     the binary (default: built with scripts/build-release.sh)
 #   WORK               scratch directory (default a new /tmp/mimeinject-seed.XXXXXX)
 #   KEEP=1             keep WORK (runs, built messages) afterwards
@@ -44,6 +51,12 @@
 # python3-matplotlib; for Postfix scripts/install-postfix.sh.
 set -euo pipefail
 
+# The command as given, with the settings that were set, for the report.
+given=""
+for v in N PREBUILT_N EXIM_METHODS PREBUILT_METHODS TUNE_N TUNE_METHODS MTAS POSTFIX_MODES FILES \
+    SAMPLE_EVERY MAILDIR_N README; do
+    [[ -n ${!v+x} ]] && given+="$v=\"${!v}\" "
+done
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 S=$repo/scripts/bench
 PY=/usr/bin/python3
@@ -51,6 +64,7 @@ PY=/usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1  # the helpers import each other; no __pycache__ in the tree
 export N=${N:-20000}
 export PREBUILT_N=${PREBUILT_N:-"200 2000"}
+MAILDIR_N=${MAILDIR_N:-200}
 WORK=${WORK:-$(mktemp -d /tmp/mimeinject-seed.XXXXXX)}
 export WORK
 CHART=${CHART:-$WORK/seed.svg}
@@ -75,11 +89,30 @@ if [[ -z ${MIMEINJECT_BIN:-} ]]; then
     MIMEINJECT_BIN=$("$repo/scripts/build-release.sh" --quiet)
 fi
 export MIMEINJECT_BIN
-export BENCH_COMMAND="N=$N PREBUILT_N=\"$PREBUILT_N\" EXIM_METHODS=\"${EXIM_METHODS:-q q2}\" MTAS=\"${MTAS:-exim postfix}\" scripts/bench-seed.sh"
+export BENCH_COMMAND="${given}scripts/bench-seed.sh"
 
 start=$(date +%s)
 "$PY" "$S/seed.py"
-"$PY" "$S/seed_report.py" "$WORK/results.json" "$CHART"
+
+report=("$WORK/results.json" "$CHART")
+if ((MAILDIR_N > 0)); then
+    # bench-bulk.sh's own scenario; its WORK, KEEP and FILES are its own (it removes its WORK).
+    printf '### the maildir scenario: scripts/bench-bulk.sh with N=%d\n' "$MAILDIR_N" >&2
+    env -u WORK -u KEEP -u FILES -u BATCH N="$MAILDIR_N" "$repo/scripts/bench-bulk.sh" \
+        >"$WORK/maildir.md" 2>"$WORK/maildir.log" || die "bench-bulk.sh failed: $(tail -5 "$WORK/maildir.log")"
+    sed -n 's/^### load average \(before\|after\): /Load average \1: /p' "$WORK/maildir.log" \
+        | paste -sd ';' | sed 's/;/; /; s/$/. Command: `N='"$MAILDIR_N"' scripts\/bench-bulk.sh`./' >>"$WORK/maildir.md"
+    report+=(--maildir "$WORK/maildir.md")
+fi
+if [[ ${README:-} == 1 ]]; then
+    mkdir -p "$repo/docs"
+    report+=(--readme "$repo/README.md")
+fi
+"$PY" "$S/seed_report.py" "${report[@]}"
+if [[ ${README:-} == 1 ]]; then
+    cp "$CHART" "$repo/docs/bench-seed.svg"
+    printf '### README.md and docs/bench-seed.svg updated\n' >&2
+fi
 printf '### done in %d s; results in %s, chart in %s\n' $(($(date +%s) - start)) "$WORK/results.json" "$CHART" >&2
 if [[ ${KEEP:-} != 1 ]]; then
     # The results and the chart stay; the files and the runs go.

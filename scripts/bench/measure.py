@@ -20,7 +20,8 @@ usage: measure.py --json OUT [--spool DIR] [--name NAME=PATH ...] -- COMMAND [AR
   as NAME; the others are labelled by their command name (exim4, python3, sh, ...).
 - `--spool DIR`: the size of DIR (sum of the files' st_size, like `du -sb`) is sampled
   every `--interval` seconds; the largest sample and the last are reported.
-- SIGTERM or SIGINT to this process is passed on to COMMAND.
+- SIGTERM or SIGINT to this process is passed on to COMMAND, and once COMMAND has exited, to
+  every process left in the tree (orphans reparented here), before waiting for them.
 
 The JSON written: wall_s (and t_start, t_end: time.time() at COMMAND's start and when the
 last process of the tree was reaped), cgroup cpu_s / user_s / sys_s, records (tree records seen),
@@ -249,6 +250,20 @@ def spool_size(path):
     return total
 
 
+def own_children():
+    me = os.getpid()
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
+                        kids.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return kids
+
+
 def read_ns(group, name):
     try:
         with open(os.path.join(group, name)) as f:
@@ -312,7 +327,10 @@ def main():
     t_start = time.time()
     child = subprocess.Popen(command, preexec_fn=enter_cgroup)
 
+    stopping = []
+
     def forward(signum, _frame):
+        stopping.append(signum)
         try:
             child.send_signal(signum)
         except ProcessLookupError:
@@ -321,6 +339,13 @@ def main():
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     status = child.wait()
+    if stopping:
+        # Told to stop: the orphans reparented here (a daemon gone to the background) too.
+        for pid in own_children():
+            try:
+                os.kill(pid, stopping[0])
+            except ProcessLookupError:
+                pass
     # Orphans reparented to this subreaper: wait for every one.
     while True:
         try:

@@ -66,6 +66,9 @@ class Bench:
         self.files = int(os.environ.get("FILES", str(self.n)))
         self.prebuilt_n = [int(x) for x in env_list("PREBUILT_N", "200 2000") if int(x) <= self.n]
         self.exim_methods = env_list("EXIM_METHODS", "q q2")
+        # The comparison of ways to run queue runners in parallel, at a smaller size.
+        self.tune_n = min(int(os.environ.get("TUNE_N", "2000")), self.n)
+        self.tune_methods = env_list("TUNE_METHODS", "q q2 split2 daemon2 qq")
         self.prebuilt_methods = env_list("PREBUILT_METHODS", " ".join(self.exim_methods))
         self.mtas = env_list("MTAS", "exim postfix")
         self.postfix_modes = env_list("POSTFIX_MODES", "filter deliver")
@@ -75,7 +78,7 @@ class Bench:
         self.root = os.path.join(self.work, "root")
         self.results_path = os.path.join(self.work, "results.json")
         self.bin = os.path.join(self.work, "bin", "mimeinject")
-        for m in self.exim_methods + self.prebuilt_methods:
+        for m in self.exim_methods + self.prebuilt_methods + self.tune_methods:
             if m not in EXIM_METHODS:
                 die(f"unknown exim method {m!r} (known: {' '.join(EXIM_METHODS)})")
         self.results = {"meta": {}, "runs": [], "builds": {}, "skipped": []}
@@ -120,6 +123,7 @@ class Bench:
             "load_before": loadavg(),
             "command": os.environ.get("BENCH_COMMAND", ""),
             "exim_methods": {k: v[1] for k, v in EXIM_METHODS.items()},
+            "tune_n": self.tune_n,
         }
         # `deliver --help` would succeed on a binary without it ("deliver" read as a recipient).
         usage = subprocess.run([self.bin, "--help"], capture_output=True, text=True).stdout
@@ -295,7 +299,7 @@ begin retry
             )
         return conf
 
-    def exim_run(self, approach, n, method):
+    def exim_run(self, approach, n, method, tune=False):
         name = f"exim-{approach}-{n}-{method}"
         d = os.path.join(self.work, "run", name)
         shutil.rmtree(d, ignore_errors=True)
@@ -304,6 +308,7 @@ begin retry
         sink, port = self.sink_start(d)
         conf = self.exim_instance(d, approach, method, port)
         run = {"mta": "exim", "approach": approach, "n": n, "method": method, "runners": EXIM_METHODS[method][0]}
+        run["tune"] = tune
         try:
             say(f"({name}) submit {n} messages (exim -bs, a session per 1,000)")
             sub = self.measure(
@@ -499,9 +504,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         """Stops whatever a failed run left running (by the PIDs in their files)."""
         for pid_file, proc in list(self.daemons.items()):
             pid = read_pid(pid_file)
-            if pid and proc.poll() is None:
+            if proc.poll() is None:
                 try:
-                    os.kill(pid, signal.SIGTERM)
+                    # The daemon by its PID file, else measure.py, which passes it on.
+                    os.kill(pid or proc.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
             try:
@@ -644,6 +650,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         if "exim" in self.mtas:
             for m in self.exim_methods:
                 self.exim_run("placeholder", self.n, m)
+            for m in self.tune_methods:
+                if self.tune_n != self.n or m not in self.exim_methods:
+                    self.exim_run("placeholder", self.tune_n, m, tune=True)
             for n in self.prebuilt_n:
                 for m in self.prebuilt_methods:
                     self.exim_run("prebuilt", n, m)

@@ -2,7 +2,7 @@
 """Prints the tables of a scripts/bench-seed.sh run (markdown) and draws its chart (SVG,
 matplotlib).
 
-usage: seed_report.py RESULTS.json CHART.svg
+usage: seed_report.py RESULTS.json CHART.svg [--maildir TABLE.md] [--readme README.md]
 
 CPU per message is split three ways: the application (the Python processes that build and
 submit), mimeinject (processes of the benchmarked binary), and the MTA (everything else in the
@@ -98,16 +98,32 @@ def fmt_b(v):
 
 
 def main():
-    res_path, chart = sys.argv[1], sys.argv[2]
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("chart")
+    ap.add_argument("--maildir", help="the table scripts/bench-bulk.sh printed, and its load lines")
+    ap.add_argument("--readme", help="README.md: the block between the bench-seed markers is replaced")
+    ap.add_argument("--chart-link", default="docs/bench-seed.svg", help="the chart's path in --readme")
+    args = ap.parse_args()
+    res_path, chart = args.results, args.chart
+    lines = []
+
+    def out(*parts, **_):
+        lines.append(" ".join(str(p) for p in parts))
+
     with open(res_path) as f:
         res = json.load(f)
     meta = res["meta"]
     n = meta["n"]
-    runs = [Run(r, res["builds"], meta.get("lifecycle_ms", 0.0)) for r in res["runs"]]
+    every = [Run(r, res["builds"], meta.get("lifecycle_ms", 0.0)) for r in res["runs"]]
+    runs = [r for r in every if not r.r.get("tune")]
+    tune_n = meta.get("tune_n", n)
     methods = meta.get("exim_methods", {})
 
     mib = 1 << 20
-    print(
+    out(
         f"\n**{n:,} messages, each to its own recipient with its own statement file** "
         f"(`statements/{{rcpt}}/statement-2026-11.pdf`; {meta['files']:,} distinct files, "
         f"{fmt_b(meta['attachment_bytes'])} in all, mean {meta['attachment_mean'] / 1e3:,.0f} kB, "
@@ -117,66 +133,83 @@ def main():
         f"{meta['load_before']}, after {meta.get('load_after', '?')}. Command: `{meta['command']}`.\n"
     )
     for line in res.get("skipped", []):
-        print(f"- {line}")
+        out(f"- {line}")
+    out(f"\n![Wall time per phase and CPU per message, per approach and MTA]({args.chart_link})")
 
     # --- 1. time ------------------------------------------------------------------------
-    print("\n| run | N | build | submit | deliver | whole pipeline | delivery: msg/s | delivery: GB/s | lost | sample byte-exact |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    out("\n| run | N | build | submit | deliver | whole pipeline | delivery: msg/s | delivery: GB/s | lost | sample byte-exact |")
+    out("|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         c = r.r["check"]
         tot = sum(r.wall.values())
         d = r.wall["deliver"]
-        print(
+        out(
             f"| {r.label(methods)} | {r.n:,} | {fmt_s(r.wall['build'])} | {fmt_s(r.wall['submit'])} | "
             f"{fmt_s(d)} | **{fmt_s(tot)}** | {r.n / d:,.1f} | {r.bytes / d / 1e9:.3f} | "
             f"{c['lost']} | {c['sampled'] - c['sample_bad']}/{c['sampled']} |"
         )
 
     # --- 2. cost ------------------------------------------------------------------------
-    print(
+    out(
         "\n| run | N | CPU per message: application | MTA | mimeinject | spool after queueing "
         "| peak spool | peak RSS: mimeinject / MTA / application |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    out("|---|---|---|---|---|---|---|---|")
     for r in runs:
         per = {k: sum(r.cpu[p][k] for p in PHASES) / r.n * 1e3 for k in ("app", "mta", "mimeinject")}
         mi = f"{per['mimeinject']:.2f} ms" if per["mimeinject"] else "–"
         rss_mi = f"{r.rss['mimeinject'] / 1024:.1f} MB" if r.rss["mimeinject"] else "–"
-        print(
+        out(
             f"| {r.label(methods)} | {r.n:,} | {per['app']:.2f} ms | {per['mta']:.2f} ms | {mi} | "
             f"{fmt_b(r.spool)} | {fmt_b(r.spool_peak)} | {rss_mi} / {r.rss['mta'] / 1024:.1f} MB / "
             f"{r.rss['app'] / 1024:.1f} MB |"
         )
-    print(
+    out(
         "\nCPU per message over all three phases (build, submit, deliver); the sink's own CPU is "
         "not counted. Delivery CPU alone, per message:"
     )
     for r in runs:
         c = r.cpu["deliver"]
-        print(
+        out(
             f"- {r.label(methods)}, {r.n:,}: MTA {c['mta'] / r.n * 1e3:.2f} ms, mimeinject "
             f"{c['mimeinject'] / r.n * 1e3:.2f} ms"
         )
 
-    print(
+    out(
         f"\nmimeinject's share includes {meta.get('lifecycle_ms', 0):.3f} ms per process for the "
         "kernel's teardown after its exit record (measured on `mimeinject --version`)."
     )
 
     # --- exim's delivery methods (queue runners in parallel) ------------------------------
-    tuned = [r for r in runs if r.mta == "exim" and r.approach == "placeholder"]
+    tuned = [r for r in every if r.mta == "exim" and r.approach == "placeholder" and r.n == tune_n]
     if len({r.method for r in tuned}) > 1:
-        print("\n**exim: ways to run queue runners in parallel** (placeholders, delivery phase)\n")
-        print("| method | runners | how | delivery | msg/s | GB/s | SMTP connections | CPU per message: MTA / mimeinject |")
-        print("|---|---|---|---|---|---|---|---|")
+        out(
+            f"\n**exim: ways to run queue runners in parallel** ({tune_n:,} placeholder messages, "
+            "delivery phase; the same data and sink)\n"
+        )
+        out(
+            "| method | runners | how | delivery | msg/s | GB/s | SMTP connections | "
+            "CPU per message: MTA / mimeinject | skipped as locked by the other runner |"
+        )
+        out("|---|---|---|---|---|---|---|---|---|")
         for r in tuned:
             d = r.wall["deliver"]
             c = r.cpu["deliver"]
-            print(
+            out(
                 f"| {r.method} | {r.r['runners']} | {methods.get(r.method, '')} | {fmt_s(d)} | "
                 f"{r.n / d:,.1f} | {r.bytes / d / 1e9:.3f} | {r.r['sink']['connections']:,} | "
-                f"{c['mta'] / r.n * 1e3:.2f} / {c['mimeinject'] / r.n * 1e3:.2f} ms |"
+                f"{c['mta'] / r.n * 1e3:.2f} / {c['mimeinject'] / r.n * 1e3:.2f} ms | "
+                f"{r.r['log'].get('locked_skips', 0):,} |"
             )
+        one = [r for r in tuned if r.method == "q"]
+        if one:
+            base = one[0].wall["deliver"]
+            best = min((r for r in tuned if r.r["runners"] == 2), key=lambda r: r.wall["deliver"], default=None)
+            if best:
+                out(
+                    f"\nFastest with two runners here: {best.method} ({methods.get(best.method, '')}), "
+                    f"{base / best.wall['deliver']:.2f}x the delivery rate of one `exim -q`."
+                )
 
     # --- 3. pre-built: flat? then extrapolate --------------------------------------------
     extrapolated = {}
@@ -185,11 +218,11 @@ def main():
         if r.approach == "prebuilt":
             groups.setdefault(r.key(), []).append(r)
     if groups:
-        print("\n**Pre-built messages: wall time per message at each size, and the extrapolation to "
+        out("\n**Pre-built messages: wall time per message at each size, and the extrapolation to "
               f"{n:,}** (linear from the largest size, only where the per-message time was flat "
               f"within {FLAT:.0%} between the two smallest sizes)\n")
-        print("| run | phase | " + " | ".join(f"{r.n:,}" for r in sorted(next(iter(groups.values())), key=lambda r: r.n)) + " | flat | at " + f"{n:,}" + " |")
-        print("|---|---|" + "---|" * (len(next(iter(groups.values()))) + 2))
+        out("| run | phase | " + " | ".join(f"{r.n:,}" for r in sorted(next(iter(groups.values())), key=lambda r: r.n)) + " | flat | at " + f"{n:,}" + " |")
+        out("|---|---|" + "---|" * (len(next(iter(groups.values()))) + 2))
     for key, rs in groups.items():
         rs.sort(key=lambda r: r.n)
         big = rs[-1]
@@ -208,7 +241,7 @@ def main():
                 flat_s = f"no ({per[1] / per[0]:.2f})" if len(rs) >= 2 else "one size only"
                 at = "not extrapolated"
             cells = " | ".join(f"{v * 1e3:.1f} ms" for v in per)
-            print(f"| {big.label(methods)} | {p} | {cells} | {flat_s} | {at} |")
+            out(f"| {big.label(methods)} | {p} | {cells} | {flat_s} | {at} |")
         extrapolated[key] = (big, ext)
 
     # --- 4. placeholders against pre-built ------------------------------------------------
@@ -221,10 +254,10 @@ def main():
         if pre:
             pairs.append((r, pre))
     if pairs:
-        print(f"\n**Placeholders against pre-built messages, {n:,} messages** (ratios of wall times; "
+        out(f"\n**Placeholders against pre-built messages, {n:,} messages** (ratios of wall times; "
               "pre-built extrapolated as above; > 1: placeholders faster)\n")
-        print("| placeholders | dispatch (build + submit) | delivery | whole pipeline | spool after queueing |")
-        print("|---|---|---|---|---|")
+        out("| placeholders | dispatch (build + submit) | delivery | whole pipeline | spool after queueing |")
+        out("|---|---|---|---|---|")
         for r, (big, ext) in pairs:
             def ratio(ps):
                 if any(ext[p] is None for p in ps):
@@ -234,14 +267,37 @@ def main():
                 star = "*" if any(ext[p][1] for p in ps) else ""
                 return f"{pre / mine:.1f}x{star}"
             spool_pre = big.spool / big.n * n
-            print(
+            out(
                 f"| {r.label(methods)} | {ratio(('build', 'submit'))} | {ratio(('deliver',))} | "
                 f"**{ratio(PHASES)}** | {fmt_b(spool_pre)}{'*' if big.n != n else ''} vs {fmt_b(r.spool)} |"
             )
         if any(b.n != n for _, (b, _) in pairs):
-            print("\n\\* with pre-built figures extrapolated from "
+            out("\n\\* with pre-built figures extrapolated from "
                   f"{max(b.n for _, (b, _) in pairs):,} messages.")
 
+    if args.maildir:
+        with open(args.maildir) as f:
+            text = f.read().strip()
+        out(
+            "\n**Where placeholders lose: delivery to a local maildir** (`scripts/bench-bulk.sh`, the "
+            "article's scenario: every message with its own 5 MiB attachment, queued with `exim -odq` "
+            "and delivered with `exim -qff` by appendfile; (a) built with Python's `email` package "
+            "before queueing, (b) expanded by mimeinject as `transport_filter`). Writing the maildir "
+            "costs the same for both, so the filter's extra work (a pipe, 8 KiB reads by exim) shows "
+            "in the delivery row:"
+        )
+        out(text)
+
+    print("\n".join(lines))
+    if args.readme:
+        with open(args.readme) as f:
+            readme = f.read()
+        begin, end = "<!-- bench-seed:begin -->", "<!-- bench-seed:end -->"
+        a, b = readme.index(begin) + len(begin), readme.index(end)
+        readme = readme[:a] + "\n" + "\n".join(lines).strip() + "\n" + readme[b:]
+        with open(args.readme, "w") as f:
+            f.write(readme)
+        print(f"README block replaced in {args.readme}", file=sys.stderr)
     draw(chart, runs, extrapolated, n, meta, methods)
 
 
