@@ -37,8 +37,8 @@
 #                      the comparison of ways to run queue runners in parallel (placeholders)
 #   MTAS="exim postfix"  POSTFIX_MODES="filter deliver"
 #   FILES=N            distinct attachment contents (hard links beyond)
-#   SAMPLE_EVERY       keep and check every K-th message (default: 100 at N >= 10000,
-#                      else N/50)
+#   SAMPLE_EVERY       keep and check every K-th message of each run (default: every
+#                      (run's N)/50-th, at most every 100th: 200 of 20,000, 50 of 2,000)
 #   MAILDIR_N=200      also run scripts/bench-bulk.sh with this N (the maildir scenario, where
 #                      placeholders lose; 5 MiB per message); 0 skips it
 #   CHART              the SVG written (default WORK/seed.svg)

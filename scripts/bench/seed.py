@@ -73,8 +73,8 @@ class Bench:
         self.mtas = env_list("MTAS", "exim postfix")
         self.postfix_modes = env_list("POSTFIX_MODES", "filter deliver")
         self.pf_prefix = os.environ.get("MIMEINJECT_POSTFIX_PREFIX", "/opt/mimeinject-postfix")
-        default_every = 100 if self.n >= 10000 else max(1, self.n // 50)
-        self.sample_every = int(os.environ.get("SAMPLE_EVERY", str(default_every)))
+        # Every K-th message is kept and checked: at most every 100th, at least 50 per run.
+        self.sample_every = int(os.environ["SAMPLE_EVERY"]) if os.environ.get("SAMPLE_EVERY") else None
         self.root = os.path.join(self.work, "root")
         self.results_path = os.path.join(self.work, "results.json")
         self.bin = os.path.join(self.work, "bin", "mimeinject")
@@ -111,7 +111,10 @@ class Bench:
             "attachment_mean": sum(sizes) / len(sizes),
             "attachment_max": max(sizes),
             "mix": seed_data.MIX,
-            "sample_every": self.sample_every,
+            "sample_every": self.every(self.n),
+            "commit": subprocess.run(
+                ["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True, text=True
+            ).stdout.strip(),
             "host": " ".join(os.uname()[i] for i in (1, 2, 4)),
             "cpus": os.cpu_count(),
             "cpu_model": cpu_model(),
@@ -185,7 +188,10 @@ class Bench:
         return out
 
     # --- the sink -------------------------------------------------------------------------
-    def sink_start(self, d):
+    def every(self, n):
+        return self.sample_every or max(1, min(100, n // 50))
+
+    def sink_start(self, d, n):
         os.makedirs(d, exist_ok=True)
         port_file = os.path.join(d, "sink.port")
         proc = subprocess.Popen(
@@ -199,7 +205,7 @@ class Bench:
                 "--samples",
                 os.path.join(d, "samples"),
                 "--sample-every",
-                str(self.sample_every),
+                str(self.every(n)),
             ]
         )
         for _ in range(200):
@@ -305,7 +311,7 @@ begin retry
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         src = self.build("template" if approach == "placeholder" else "built", n)
-        sink, port = self.sink_start(d)
+        sink, port = self.sink_start(d, n)
         conf = self.exim_instance(d, approach, method, port)
         run = {"mta": "exim", "approach": approach, "n": n, "method": method, "runners": EXIM_METHODS[method][0]}
         run["tune"] = tune
@@ -576,7 +582,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         src = self.build("template" if approach == "placeholder" else "built", n)
-        sink, port = self.sink_start(d)
+        sink, port = self.sink_start(d, n)
         self.postfix_instance(d, mode, port)
         q = os.path.join(d, "queue")
         run = {"mta": "postfix", "approach": approach, "n": n, "method": mode, "runners": None}

@@ -129,7 +129,7 @@ def main():
         f"{fmt_b(meta['attachment_bytes'])} in all, mean {meta['attachment_mean'] / 1e3:,.0f} kB, "
         f"largest {meta['attachment_max'] / mib:.2f} MiB). {meta['date']}, {meta['host']}, "
         f"{meta['cpus']} CPUs ({meta['cpu_model']}), {meta['mem_gib']} GiB; {meta['exim']}; "
-        f"Postfix {meta['postfix'] or '-'}; {meta['mimeinject']}. Load average before "
+        f"Postfix {meta['postfix'] or '-'}; {meta['mimeinject']} ({meta.get('commit', '?')}). Load average before "
         f"{meta['load_before']}, after {meta.get('load_after', '?')}. Command: `{meta['command']}`.\n"
     )
     for line in res.get("skipped", []):
