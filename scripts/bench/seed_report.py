@@ -232,7 +232,8 @@ def main():
             flat = len(rs) >= 2 and abs(per[1] / per[0] - 1) <= FLAT
             if big.n == n:
                 ext[p] = (big.wall[p], False)
-                flat_s, at = "(measured)", fmt_s(big.wall[p])
+                ratio = f"{per[1] / per[0]:.2f}, " if len(rs) >= 2 else ""
+                flat_s, at = f"{ratio}measured at {n:,}", fmt_s(big.wall[p])
             elif flat:
                 ext[p] = (big.wall[p] / big.n * n, True)
                 flat_s, at = f"yes ({per[1] / per[0]:.2f})", fmt_s(ext[p][0])
@@ -279,12 +280,13 @@ def main():
         with open(args.maildir) as f:
             text = f.read().strip()
         out(
-            "\n**Where placeholders lose: delivery to a local maildir** (`scripts/bench-bulk.sh`, the "
-            "article's scenario: every message with its own 5 MiB attachment, queued with `exim -odq` "
-            "and delivered with `exim -qff` by appendfile; (a) built with Python's `email` package "
-            "before queueing, (b) expanded by mimeinject as `transport_filter`). Writing the maildir "
-            "costs the same for both, so the filter's extra work (a pipe, 8 KiB reads by exim) shows "
-            "in the delivery row:"
+            "\n**Delivery to a local maildir, where placeholders gain least** (`scripts/bench-bulk.sh`, "
+            "the article's scenario: every message with its own 5 MiB attachment, queued with "
+            "`exim -odq` and delivered with `exim -qff` by appendfile; (a) built with Python's "
+            "`email` package before queueing, (b) expanded by mimeinject as `transport_filter`). "
+            "Both write the same bytes to the maildir, so the filter's extra work (its process, the "
+            "pipe, exim's 8 KiB reads) shows in the delivery rows; (a)/(b) below 1 means "
+            "placeholders cost more:"
         )
         out(text)
 
@@ -363,8 +365,9 @@ def draw(path, runs, extrapolated, n, meta, methods):
     bx.set_xlim(0, max(sum(b[3].values()) for b in bars) * 1.25)
     fig.suptitle(
         f"{n:,} messages, each with its own attachment (mean {meta['attachment_mean'] / 1e3:,.0f} kB, "
-        f"up to {meta['attachment_max'] / (1 << 20):.1f} MiB), over SMTP to a loopback sink. "
-        f"{meta['date']}, {meta['cpus']} vCPUs, {meta['exim']}, Postfix {meta['postfix'] or '-'}",
+        f"up to {meta['attachment_max'] / (1 << 20):.1f} MiB), over SMTP to a loopback sink\n"
+        f"{meta['date']}, {meta['cpus']} vCPUs, load {meta['load_before'].split()[0]} before, "
+        f"{meta.get('load_after', '?').split()[0]} after; {meta['exim']}, Postfix {meta['postfix'] or '-'}",
         fontsize=9,
     )
     fig.tight_layout()
