@@ -23,7 +23,7 @@ usage: measure.py --json OUT [--spool DIR] [--name NAME=PATH ...] -- COMMAND [AR
 - SIGTERM or SIGINT to this process is passed on to COMMAND, and once COMMAND has exited, to
   every process left in the tree (orphans reparented here), before waiting for them.
 
-The JSON written: wall_s (and t_start, t_end: time.time() at COMMAND's start and when the
+The JSON written: harness_cpu_s (this process's own CPU, not in the cgroup), wall_s (and t_start, t_end: time.time() at COMMAND's start and when the
 last process of the tree was reaped), cgroup cpu_s / user_s / sys_s, records (tree records seen),
 lost (netlink overruns; per-program figures are then incomplete, the cgroup's are not),
 by_name {NAME: {procs, user_s, sys_s, cpu_s, max_rss_kb}}, spool_peak / spool_last (bytes),
@@ -34,6 +34,7 @@ import ctypes
 import errno
 import json
 import os
+import resource
 import signal
 import socket
 import struct
@@ -380,8 +381,11 @@ def main():
         b["max_rss_kb"] = max(b["max_rss_kb"], rss)
     for b in by_name.values():
         b["cpu_s"] = b["user_s"] + b["sys_s"]
+    me = resource.getrusage(resource.RUSAGE_SELF)
     out = {
         "command": command,
+        # This process's own CPU (the listener and the spool walks), outside the cgroup.
+        "harness_cpu_s": me.ru_utime + me.ru_stime,
         "exit": status,
         "wall_s": wall,
         "t_start": t_start,
