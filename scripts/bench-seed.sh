@@ -33,8 +33,9 @@
 #   EXIM_METHODS="q q2"    exim delivery methods, each a run (scripts/bench/seed.py lists
 #                      them: q, q2, qq, qq2, split2, ramp, daemon2)
 #   PREBUILT_METHODS   the same for the pre-built runs (default: EXIM_METHODS)
-#   TUNE_N=2000 TUNE_METHODS="q q2 split2 daemon2 qq"
-#                      the comparison of ways to run queue runners in parallel (placeholders)
+#   TUNE_N=2000 TUNE_METHODS="q q2 split2 daemon2 qq" TUNE_REPEAT=3
+#                      the comparison of ways to run queue runners in parallel (placeholders),
+#                      each method TUNE_REPEAT times, round by round
 #   MTAS="exim postfix"  POSTFIX_MODES="filter deliver"
 #   FILES=N            distinct attachment contents (hard links beyond)
 #   SAMPLE_EVERY       keep and check every K-th message of each run (default: every
@@ -53,7 +54,7 @@ set -euo pipefail
 
 # The command as given, with the settings that were set, for the report.
 given=""
-for v in N PREBUILT_N EXIM_METHODS PREBUILT_METHODS TUNE_N TUNE_METHODS MTAS POSTFIX_MODES FILES \
+for v in N PREBUILT_N EXIM_METHODS PREBUILT_METHODS TUNE_N TUNE_METHODS TUNE_REPEAT MTAS POSTFIX_MODES FILES \
     SAMPLE_EVERY MAILDIR_N README; do
     [[ -n ${!v+x} ]] && given+="$v=\"${!v}\" "
 done

@@ -29,6 +29,7 @@ lost (netlink overruns; per-program figures are then incomplete, the cgroup's ar
 by_name {NAME: {procs, user_s, sys_s, cpu_s, max_rss_kb}}, spool_peak / spool_last (bytes),
 exit (COMMAND's exit status).
 """
+
 import argparse
 import ctypes
 import errno
@@ -114,7 +115,10 @@ class Taskstats:
     def _request(self, family, cmd, payload):
         self.seq += 1
         body = struct.pack("BBH", cmd, 1, 0) + payload
-        self.sock.send(struct.pack("IHHII", 16 + len(body), family, NLM_F_REQUEST | NLM_F_ACK, self.seq, 0) + body)
+        self.sock.send(
+            struct.pack("IHHII", 16 + len(body), family, NLM_F_REQUEST | NLM_F_ACK, self.seq, 0)
+            + body
+        )
 
     def _reply(self):
         data = self.sock.recv(65536)
@@ -135,7 +139,9 @@ class Taskstats:
 
     def start(self):
         cpus = "0-%d\0" % (os.cpu_count() - 1)
-        self._request(self.family, TASKSTATS_CMD_GET, nla(TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, cpus.encode()))
+        self._request(
+            self.family, TASKSTATS_CMD_GET, nla(TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, cpus.encode())
+        )
         self._reply()  # the ACK; raises on error
         self.sock.settimeout(0.2)
         self.thread.start()
@@ -167,7 +173,9 @@ class Taskstats:
                     dev = inode = 0
                     if version >= 12 and len(stats) >= OFF_EXE_INODE + 8:
                         dev, inode = struct.unpack_from("QQ", stats, OFF_EXE_DEV)
-                    self.records.append((received, pid, ppid, comm, dev, inode, utime, stime, rss, etime))
+                    self.records.append(
+                        (received, pid, ppid, comm, dev, inode, utime, stime, rss, etime)
+                    )
 
     def finish(self):
         # Records are sent at exit, before the parent is told; give the last ones a moment.

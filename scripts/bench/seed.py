@@ -14,6 +14,7 @@ all are queued before any delivery), then delivered over SMTP to a loopback sink
 Every phase runs under measure.py (cgroup CPU of the tree, taskstats per program). Results go
 to WORK/results.json; seed_report.py turns them into tables and the chart.
 """
+
 import json
 import os
 import re
@@ -37,11 +38,35 @@ ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 EXIM_METHODS = {
     "q": (1, "one `exim -q`", "", ["-q"], False),
     "q2": (2, "two `exim -q` started together", "", ["-q", "-q"], False),
-    "qq": (1, "one `exim -qq` (two-stage: route all, then one SMTP connection for many)", "", ["-qq"], False),
+    "qq": (
+        1,
+        "one `exim -qq` (two-stage: route all, then one SMTP connection for many)",
+        "",
+        ["-qq"],
+        False,
+    ),
     "qq2": (2, "two `exim -qq` started together", "", ["-qq", "-qq"], False),
-    "split2": (2, "`split_spool_directory`, two `exim -q`", "split_spool_directory = true\n", ["-q", "-q"], False),
-    "ramp": (1, "one `exim -qq` with `queue_fast_ramp` (forks deliveries during routing)", "queue_fast_ramp = true\n", ["-qq"], False),
-    "daemon2": (2, "daemon `exim -q1s` with `queue_run_max = 2`", "queue_run_max = 2\n", ["-q1s", "-oP", "{pid}"], True),
+    "split2": (
+        2,
+        "`split_spool_directory`, two `exim -q`",
+        "split_spool_directory = true\n",
+        ["-q", "-q"],
+        False,
+    ),
+    "ramp": (
+        1,
+        "one `exim -qq` with `queue_fast_ramp` (forks deliveries during routing)",
+        "queue_fast_ramp = true\n",
+        ["-qq"],
+        False,
+    ),
+    "daemon2": (
+        2,
+        "daemon `exim -q1s` with `queue_run_max = 2`",
+        "queue_run_max = 2\n",
+        ["-q1s", "-oP", "{pid}"],
+        True,
+    ),
 }
 
 
@@ -69,12 +94,15 @@ class Bench:
         # The comparison of ways to run queue runners in parallel, at a smaller size.
         self.tune_n = min(int(os.environ.get("TUNE_N", "2000")), self.n)
         self.tune_methods = env_list("TUNE_METHODS", "q q2 split2 daemon2 qq")
+        self.tune_repeat = int(os.environ.get("TUNE_REPEAT", "3"))
         self.prebuilt_methods = env_list("PREBUILT_METHODS", " ".join(self.exim_methods))
         self.mtas = env_list("MTAS", "exim postfix")
         self.postfix_modes = env_list("POSTFIX_MODES", "filter deliver")
         self.pf_prefix = os.environ.get("MIMEINJECT_POSTFIX_PREFIX", "/opt/mimeinject-postfix")
         # Every K-th message is kept and checked: at most every 100th, at least 50 per run.
-        self.sample_every = int(os.environ["SAMPLE_EVERY"]) if os.environ.get("SAMPLE_EVERY") else None
+        self.sample_every = (
+            int(os.environ["SAMPLE_EVERY"]) if os.environ.get("SAMPLE_EVERY") else None
+        )
         self.root = os.path.join(self.work, "root")
         self.results_path = os.path.join(self.work, "results.json")
         self.bin = os.path.join(self.work, "bin", "mimeinject")
@@ -91,19 +119,35 @@ class Bench:
         os.chmod(os.path.join(self.work, "bin"), 0o755)
         shutil.copy(self.bin_src, self.bin)
         os.chmod(self.bin, 0o755)
-        say(f"writing {self.n} statement files under {self.root} ({min(self.files, self.n)} distinct)")
+        say(
+            f"writing {self.n} statement files under {self.root} ({min(self.files, self.n)} distinct)"
+        )
         t = time.time()
-        subprocess.run([PY, os.path.join(HERE, "seed_data.py"), "files", self.root, str(self.n), str(self.files)], check=True)
+        subprocess.run(
+            [
+                PY,
+                os.path.join(HERE, "seed_data.py"),
+                "files",
+                self.root,
+                str(self.n),
+                str(self.files),
+            ],
+            check=True,
+        )
         say(f"  done in {time.time() - t:.1f} s")
         sizes = seed_data.sizes(min(self.files, self.n))
         sizes = [sizes[i % len(sizes)] for i in range(self.n)]
-        exim_version = subprocess.run([EXIM, "-bV"], capture_output=True, text=True).stdout.splitlines()[0]
+        exim_version = subprocess.run(
+            [EXIM, "-bV"], capture_output=True, text=True
+        ).stdout.splitlines()[0]
         m = re.match(r"Exim version (\S+)", exim_version)
         exim_version = "exim " + m.group(1) if m else exim_version
         pf = os.path.join(self.pf_prefix, "usr/sbin/postconf")
         pf_version = ""
         if os.path.exists(pf):
-            pf_version = subprocess.run([pf, "-d", "-h", "mail_version"], capture_output=True, text=True).stdout.strip()
+            pf_version = subprocess.run(
+                [pf, "-d", "-h", "mail_version"], capture_output=True, text=True
+            ).stdout.strip()
         self.results["meta"] = {
             "n": self.n,
             "files": min(self.files, self.n),
@@ -113,7 +157,9 @@ class Bench:
             "mix": seed_data.MIX,
             "sample_every": self.every(self.n),
             "commit": subprocess.run(
-                ["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True, text=True
+                ["git", "-C", REPO, "describe", "--always", "--dirty"],
+                capture_output=True,
+                text=True,
             ).stdout.strip(),
             "host": " ".join(os.uname()[i] for i in (1, 2, 4)),
             "cpus": os.cpu_count(),
@@ -121,12 +167,16 @@ class Bench:
             "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
             "exim": exim_version,
             "postfix": pf_version,
-            "mimeinject": subprocess.run([self.bin, "--version"], capture_output=True, text=True).stdout.strip(),
+            "mimeinject": subprocess.run(
+                [self.bin, "--version"], capture_output=True, text=True
+            ).stdout.strip(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "load_before": loadavg(),
+            "stat_before": cpu_stat(),
             "command": os.environ.get("BENCH_COMMAND", ""),
             "exim_methods": {k: v[1] for k, v in EXIM_METHODS.items()},
             "tune_n": self.tune_n,
+            "tune_repeat": self.tune_repeat,
         }
         # `deliver --help` would succeed on a binary without it ("deliver" read as a recipient).
         usage = subprocess.run([self.bin, "--help"], capture_output=True, text=True).stdout
@@ -140,7 +190,9 @@ class Bench:
         Measured as (cgroup CPU - the records) / processes over `count` runs of
         `mimeinject --version`; seed_report.py adds it to every mimeinject process."""
         out = os.path.join(self.work, "calibrate.json")
-        loop = f'i=0; while [ $i -lt {count} ]; do {self.bin} --version >/dev/null; i=$((i+1)); done'
+        loop = (
+            f"i=0; while [ $i -lt {count} ]; do {self.bin} --version >/dev/null; i=$((i+1)); done"
+        )
         best = None
         for _ in range(3):
             m = self.measure(out, ["sh", "-c", loop])
@@ -158,7 +210,14 @@ class Bench:
 
     # --- measured commands ----------------------------------------------------------------
     def measure(self, out, command, spool=None, background=False):
-        argv = [PY, os.path.join(HERE, "measure.py"), "--json", out, "--name", "mimeinject=" + self.bin]
+        argv = [
+            PY,
+            os.path.join(HERE, "measure.py"),
+            "--json",
+            out,
+            "--name",
+            "mimeinject=" + self.bin,
+        ]
         for exe, label in ((EXIM, "exim"),):
             argv += ["--name", f"{label}={exe}"]
         if spool:
@@ -232,7 +291,14 @@ class Bench:
 
     def check(self, d, n):
         r = subprocess.run(
-            [PY, os.path.join(HERE, "seed_check.py"), os.path.join(d, "sink.status"), os.path.join(d, "samples"), self.root, str(n)],
+            [
+                PY,
+                os.path.join(HERE, "seed_check.py"),
+                os.path.join(d, "sink.status"),
+                os.path.join(d, "samples"),
+                self.root,
+                str(n),
+            ],
             capture_output=True,
             text=True,
         )
@@ -259,8 +325,7 @@ class Bench:
             )
         conf = os.path.join(d, "exim.conf")
         with open(conf, "w") as f:
-            f.write(
-                f"""primary_hostname = bench.test
+            f.write(f"""primary_hostname = bench.test
 qualify_domain = example.test
 spool_directory = {d}/spool
 log_file_path = {d}/log/%slog
@@ -301,20 +366,26 @@ t_smtp:
 begin retry
 
 * * F,1h,1h
-"""
-            )
+""")
         return conf
 
-    def exim_run(self, approach, n, method, tune=False):
-        name = f"exim-{approach}-{n}-{method}"
+    def exim_run(self, approach, n, method, tune=False, rep=0):
+        name = f"exim-{approach}-{n}-{method}" + (f"-{rep + 1}" if tune else "")
         d = os.path.join(self.work, "run", name)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         src = self.build("template" if approach == "placeholder" else "built", n)
         sink, port = self.sink_start(d, n)
         conf = self.exim_instance(d, approach, method, port)
-        run = {"mta": "exim", "approach": approach, "n": n, "method": method, "runners": EXIM_METHODS[method][0]}
+        run = {
+            "mta": "exim",
+            "approach": approach,
+            "n": n,
+            "method": method,
+            "runners": EXIM_METHODS[method][0],
+        }
         run["tune"] = tune
+        run["rep"] = rep
         try:
             say(f"({name}) submit {n} messages (exim -bs, a session per 1,000)")
             sub = self.measure(
@@ -336,7 +407,14 @@ begin retry
             # Their stderr is kept: with -qq each passed connection re-executes exim (-MC),
             # which logs "exim user lost privilege for using -C option" for a private config.
             err = os.path.join(d, "runners.err")
-            command = ["env", "-i", "PATH=" + ENV["PATH"], "sh", "-c", f"({runners} & wait) 2>{err}"]
+            command = [
+                "env",
+                "-i",
+                "PATH=" + ENV["PATH"],
+                "sh",
+                "-c",
+                f"({runners} & wait) 2>{err}",
+            ]
             out = os.path.join(d, "deliver.json")
             if not daemon:
                 dlv = self.measure(out, command)
@@ -345,7 +423,13 @@ begin retry
                 proc = self.measure(out, command, background=True)
                 self.daemons[pid_file] = proc
                 spool_in = os.path.join(d, "spool", "input")
-                self.wait_for(name, d, n, lambda: count_files(spool_in, "-H") == 0, os.path.join(d, "log", "mainlog"))
+                self.wait_for(
+                    name,
+                    d,
+                    n,
+                    lambda: count_files(spool_in, "-H") == 0,
+                    os.path.join(d, "log", "mainlog"),
+                )
                 t_done = time.time()
                 pid = read_pid(pid_file)
                 if pid is None:
@@ -502,7 +586,11 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             f.write(main)
         with open(os.path.join(d, "conf", "master.cf"), "w") as f:
             f.write(master)
-        out = subprocess.run([os.path.join(p, "usr/sbin/postfix"), "-c", os.path.join(d, "conf"), "check"], capture_output=True, text=True)
+        out = subprocess.run(
+            [os.path.join(p, "usr/sbin/postfix"), "-c", os.path.join(d, "conf"), "check"],
+            capture_output=True,
+            text=True,
+        )
         if out.returncode != 0:
             die(f"postfix check failed: {out.stdout}{out.stderr}")
 
@@ -530,7 +618,11 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             except FileNotFoundError:
                 pass
         for sub in ("public", "private"):
-            for e in os.listdir(os.path.join(d, "queue", sub)) if os.path.isdir(os.path.join(d, "queue", sub)) else []:
+            for e in (
+                os.listdir(os.path.join(d, "queue", sub))
+                if os.path.isdir(os.path.join(d, "queue", sub))
+                else []
+            ):
                 os.unlink(os.path.join(d, "queue", sub, e))
         open(os.path.join(d, "queue", "quick-start"), "w").close()
         postfix = os.path.join(self.pf_prefix, "usr/sbin/postfix")
@@ -605,7 +697,15 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             pf = self.postfix_up(d, os.path.join(d, "submit-mta.json"))
             client = self.measure(
                 os.path.join(d, "submit.json"),
-                [PY, os.path.join(HERE, "seed_submit.py"), src, "0", str(n), "unix", os.path.join(q, "public", "bench-smtpd")],
+                [
+                    PY,
+                    os.path.join(HERE, "seed_submit.py"),
+                    src,
+                    "0",
+                    str(n),
+                    "unix",
+                    os.path.join(q, "public", "bench-smtpd"),
+                ],
             )
             for _ in range(600):
                 if count_files(os.path.join(q, "hold")) == n:
@@ -621,13 +721,29 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             say(f"({name}) deliver")
             # Only the content filter queues anything during delivery (the expanded copies), so
             # only there is the queue's size sampled (a walk of every file in it, each second).
-            pf = self.postfix_up(d, os.path.join(d, "deliver.json"), spool=q if mode == "filter" else None)
+            pf = self.postfix_up(
+                d, os.path.join(d, "deliver.json"), spool=q if mode == "filter" else None
+            )
             t0 = time.time()
             pbin = os.path.join(self.pf_prefix, "usr/sbin")
-            subprocess.run([os.path.join(pbin, "postsuper"), "-c", os.path.join(d, "conf"), "-H", "ALL"], check=True, capture_output=True)
-            subprocess.run([os.path.join(pbin, "postqueue"), "-c", os.path.join(d, "conf"), "-f"], check=True)
-            dirs = [os.path.join(q, s) for s in ("maildrop", "incoming", "active", "deferred", "hold")]
-            self.wait_for(name, d, n, lambda: sum(count_files(x) for x in dirs) == 0, os.path.join(d, "maillog"))
+            subprocess.run(
+                [os.path.join(pbin, "postsuper"), "-c", os.path.join(d, "conf"), "-H", "ALL"],
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                [os.path.join(pbin, "postqueue"), "-c", os.path.join(d, "conf"), "-f"], check=True
+            )
+            dirs = [
+                os.path.join(q, s) for s in ("maildrop", "incoming", "active", "deferred", "hold")
+            ]
+            self.wait_for(
+                name,
+                d,
+                n,
+                lambda: sum(count_files(x) for x in dirs) == 0,
+                os.path.join(d, "maillog"),
+            )
             t_done = time.time()
             dlv = self.postfix_down(d, pf, os.path.join(d, "deliver.json"))
             dlv["t_start"] = t0
@@ -643,7 +759,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             "delivered": len(re.findall(r"status=sent", log)),
             "deferred": len(re.findall(r"status=deferred", log)),
             "failed": len(re.findall(r"status=bounced", log)),
-            "left_in_queue": sum(count_files(os.path.join(q, s)) for s in ("maildrop", "incoming", "active", "deferred", "hold")),
+            "left_in_queue": sum(
+                count_files(os.path.join(q, s))
+                for s in ("maildrop", "incoming", "active", "deferred", "hold")
+            ),
         }
         run["check"] = self.check(d, n)
         self.finish_run(name, d, run)
@@ -672,9 +791,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         if "exim" in self.mtas:
             for m in self.exim_methods:
                 self.exim_run("placeholder", self.n, m)
-            for m in self.tune_methods:
-                if self.tune_n != self.n or m not in self.exim_methods:
-                    self.exim_run("placeholder", self.tune_n, m, tune=True)
+            # Round by round, so that a slow spell of this shared guest hits every method.
+            for rep in range(self.tune_repeat):
+                for m in self.tune_methods:
+                    self.exim_run("placeholder", self.tune_n, m, tune=True, rep=rep)
             for n in self.prebuilt_n:
                 for m in self.prebuilt_methods:
                     self.exim_run("prebuilt", n, m)
@@ -694,6 +814,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                 for n in self.prebuilt_n:
                     self.postfix_run("prebuilt", n, "plain")
         self.results["meta"]["load_after"] = loadavg()
+        before, after = self.results["meta"]["stat_before"], cpu_stat()
+        total = sum(after) - sum(before)
+        if total > 0 and len(after) > 7:
+            self.results["meta"]["steal_pct"] = 100.0 * (after[7] - before[7]) / total
         self.results["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         self.save()
         if os.environ.get("KEEP") != "1":
@@ -711,7 +835,9 @@ def merge(a, b):
     names = {}
     for part in (a["by_name"], b["by_name"]):
         for k, v in part.items():
-            t = names.setdefault(k, {"procs": 0, "user_s": 0.0, "sys_s": 0.0, "cpu_s": 0.0, "max_rss_kb": 0})
+            t = names.setdefault(
+                k, {"procs": 0, "user_s": 0.0, "sys_s": 0.0, "cpu_s": 0.0, "max_rss_kb": 0}
+            )
             for f in ("procs", "user_s", "sys_s", "cpu_s"):
                 t[f] += v[f]
             t["max_rss_kb"] = max(t["max_rss_kb"], v["max_rss_kb"])
@@ -757,6 +883,12 @@ def dir_size(d):
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
+
+
+def cpu_stat():
+    """The machine's CPU time counters (/proc/stat's cpu line: user nice system idle iowait
+    irq softirq steal ...), for the share the hypervisor took during the run."""
+    return [int(x) for x in read("/proc/stat").splitlines()[0].split()[1:]]
 
 
 def cpu_model():

@@ -13,6 +13,7 @@ usage: seed_check.py STATUS SAMPLES ROOT COUNT
 Prints one JSON line: messages, lost, duplicates, unexpected, sampled, sample_bad,
 sample_bytes (attachment bytes checked), problems (the first few); exits 1 on any problem.
 """
+
 import email
 import json
 import os

@@ -30,6 +30,7 @@ kB; reports with charts or scans reach several MB; the seed's largest attachment
 A file's bytes are a header naming its recipient, then pseudo-random (incompressible) bytes
 from a seeded pool at an offset that depends on i, so every file differs from every other.
 """
+
 import math
 import os
 import random
@@ -95,7 +96,9 @@ def write_files(root, count, files):
         src = i % files
         size = all_sizes[src]
         try:
-            if os.path.getsize(path) == size and (src == i or os.path.samefile(path, file_path(root, src))):
+            if os.path.getsize(path) == size and (
+                src == i or os.path.samefile(path, file_path(root, src))
+            ):
                 continue
         except OSError:
             pass
@@ -161,7 +164,15 @@ def main(argv):
         total = sum(s)
         print(
             "messages %d, attachments %d B, mean %.0f B, median %d B, largest %d B, "
-            "base64 about %d B" % (len(s), total, total / len(s), sorted(s)[len(s) // 2], max(s), total * 4 // 3 * 78 // 76)
+            "base64 about %d B"
+            % (
+                len(s),
+                total,
+                total / len(s),
+                sorted(s)[len(s) // 2],
+                max(s),
+                total * 4 // 3 * 78 // 76,
+            )
         )
     elif cmd == "build":
         mode, first, count, out, root = argv[2], int(argv[3]), int(argv[4]), argv[5], argv[6]

@@ -17,6 +17,7 @@ Pre-built runs are made at small sizes only (PREBUILT_N) and extrapolated to N, 
 the largest, and only for the phases whose wall time per message was flat between the two
 smallest sizes (within FLAT, 20%); the rest are not extrapolated.
 """
+
 import json
 import sys
 
@@ -59,7 +60,11 @@ class Run:
         self.n = r["n"]
         self.method = r["method"]
         key = ("template" if self.approach == "placeholder" else "built") + f"-{self.n}"
-        self.m = {"build": builds[key], "submit": r["phases"]["submit"], "deliver": r["phases"]["deliver"]}
+        self.m = {
+            "build": builds[key],
+            "submit": r["phases"]["submit"],
+            "deliver": r["phases"]["deliver"],
+        }
         self.wall = {p: phase_wall(self.m[p]) for p in PHASES}
         self.cpu = {}
         self.rss = {"app": 0, "mimeinject": 0, "mta": 0}
@@ -78,7 +83,9 @@ class Run:
         if self.mta == "exim":
             r = self.r["runners"]
             return f"exim, {what}, {r} runner{'s' if r > 1 else ''} ({self.method})"
-        how = {"filter": "content filter", "deliver": "mimeinject deliver", "plain": "smtp(8)"}[self.method]
+        how = {"filter": "content filter", "deliver": "mimeinject deliver", "plain": "smtp(8)"}[
+            self.method
+        ]
         return f"Postfix, {what}, {how}"
 
     def key(self):
@@ -104,8 +111,12 @@ def main():
     ap.add_argument("results")
     ap.add_argument("chart")
     ap.add_argument("--maildir", help="the table scripts/bench-bulk.sh printed, and its load lines")
-    ap.add_argument("--readme", help="README.md: the block between the bench-seed markers is replaced")
-    ap.add_argument("--chart-link", default="docs/bench-seed.svg", help="the chart's path in --readme")
+    ap.add_argument(
+        "--readme", help="README.md: the block between the bench-seed markers is replaced"
+    )
+    ap.add_argument(
+        "--chart-link", default="docs/bench-seed.svg", help="the chart's path in --readme"
+    )
     args = ap.parse_args()
     res_path, chart = args.results, args.chart
     lines = []
@@ -130,14 +141,22 @@ def main():
         f"largest {meta['attachment_max'] / mib:.2f} MiB). {meta['date']}, {meta['host']}, "
         f"{meta['cpus']} CPUs ({meta['cpu_model']}), {meta['mem_gib']} GiB; {meta['exim']}; "
         f"Postfix {meta['postfix'] or '-'}; {meta['mimeinject']} ({meta.get('commit', '?')}). Load average before "
-        f"{meta['load_before']}, after {meta.get('load_after', '?')}. Command: `{meta['command']}`.\n"
+        f"{meta['load_before']}, after {meta.get('load_after', '?')}"
+        + (
+            f"; CPU time stolen by the hypervisor {meta['steal_pct']:.1f}%"
+            if "steal_pct" in meta
+            else ""
+        )
+        + f". Command: `{meta['command']}`. One run of each.\n"
     )
     for line in res.get("skipped", []):
         out(f"- {line}")
     out(f"\n![Wall time per phase and CPU per message, per approach and MTA]({args.chart_link})")
 
     # --- 1. time ------------------------------------------------------------------------
-    out("\n| run | N | build | submit | deliver | whole pipeline | delivery: msg/s | delivery: GB/s | lost | sample byte-exact |")
+    out(
+        "\n| run | N | build | submit | deliver | whole pipeline | delivery: msg/s | delivery: GB/s | lost | sample byte-exact |"
+    )
     out("|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         c = r.r["check"]
@@ -156,7 +175,9 @@ def main():
     )
     out("|---|---|---|---|---|---|---|---|")
     for r in runs:
-        per = {k: sum(r.cpu[p][k] for p in PHASES) / r.n * 1e3 for k in ("app", "mta", "mimeinject")}
+        per = {
+            k: sum(r.cpu[p][k] for p in PHASES) / r.n * 1e3 for k in ("app", "mta", "mimeinject")
+        }
         mi = f"{per['mimeinject']:.2f} ms" if per["mimeinject"] else "–"
         rss_mi = f"{r.rss['mimeinject'] / 1024:.1f} MB" if r.rss["mimeinject"] else "–"
         out(
@@ -175,7 +196,11 @@ def main():
             f"- {r.label(methods)}, {r.n:,}: MTA {c['mta'] / r.n * 1e3:.2f} ms, mimeinject "
             f"{c['mimeinject'] / r.n * 1e3:.2f} ms; on the same CPUs, outside the count: the sink "
             f"{r.r['sink']['cpu_s'] / r.n * 1e3:.2f} ms"
-            + (f", the measuring process {harness / r.n * 1e3:.2f} ms" if harness is not None else "")
+            + (
+                f", the measuring process {harness / r.n * 1e3:.2f} ms"
+                if harness is not None
+                else ""
+            )
         )
 
     out(
@@ -184,34 +209,50 @@ def main():
     )
 
     # --- exim's delivery methods (queue runners in parallel) ------------------------------
-    tuned = [r for r in every if r.mta == "exim" and r.approach == "placeholder" and r.n == tune_n]
-    if len({r.method for r in tuned}) > 1:
+    tuned = [
+        r for r in every if r.mta == "exim" and r.approach == "placeholder" and r.r.get("tune")
+    ]
+    by_method = {}
+    for r in tuned:
+        by_method.setdefault(r.method, []).append(r)
+    if len(by_method) > 1:
+        reps = max(len(v) for v in by_method.values())
         out(
             f"\n**exim: ways to run queue runners in parallel** ({tune_n:,} placeholder messages, "
-            "delivery phase; the same data and sink)\n"
+            f"delivery phase, the same data and sink; median (min–max) of {reps} runs, taken round "
+            "by round)\n"
         )
         out(
-            "| method | runners | how | delivery | msg/s | GB/s | SMTP connections | "
+            "| method | runners | how | delivery | msg/s | SMTP connections | "
             "CPU per message: MTA / mimeinject | skipped as locked by the other runner |"
         )
-        out("|---|---|---|---|---|---|---|---|---|")
-        for r in tuned:
-            d = r.wall["deliver"]
-            c = r.cpu["deliver"]
+        out("|---|---|---|---|---|---|---|---|")
+
+        def med(values):
+            v = sorted(values)
+            k = len(v)
+            return v[k // 2] if k % 2 else (v[k // 2 - 1] + v[k // 2]) / 2
+
+        medians = {}
+        for m, rs in by_method.items():
+            walls = [r.wall["deliver"] for r in rs]
+            medians[m] = med(walls)
+            mta = med([r.cpu["deliver"]["mta"] / r.n * 1e3 for r in rs])
+            mi = med([r.cpu["deliver"]["mimeinject"] / r.n * 1e3 for r in rs])
+            locked = med([r.r["log"].get("locked_skips", 0) for r in rs])
+            conns = med([r.r["sink"]["connections"] for r in rs])
             out(
-                f"| {r.method} | {r.r['runners']} | {methods.get(r.method, '')} | {fmt_s(d)} | "
-                f"{r.n / d:,.1f} | {r.bytes / d / 1e9:.3f} | {r.r['sink']['connections']:,} | "
-                f"{c['mta'] / r.n * 1e3:.2f} / {c['mimeinject'] / r.n * 1e3:.2f} ms | "
-                f"{r.r['log'].get('locked_skips', 0):,} |"
+                f"| {m} | {rs[0].r['runners']} | {methods.get(m, '')} | {fmt_s(medians[m])} "
+                f"({min(walls):.1f}–{max(walls):.1f}) | {tune_n / medians[m]:,.1f} | {conns:,.0f} | "
+                f"{mta:.2f} / {mi:.2f} ms | {locked:,.0f} |"
             )
-        one = [r for r in tuned if r.method == "q"]
-        if one:
-            base = one[0].wall["deliver"]
-            best = min((r for r in tuned if r.r["runners"] == 2), key=lambda r: r.wall["deliver"], default=None)
-            if best:
+        if "q" in medians:
+            two = {m: w for m, w in medians.items() if by_method[m][0].r["runners"] == 2}
+            if two:
+                best = min(two, key=two.get)
                 out(
-                    f"\nFastest with two runners here: {best.method} ({methods.get(best.method, '')}), "
-                    f"{base / best.wall['deliver']:.2f}x the delivery rate of one `exim -q`."
+                    f"\nFastest with two runners here: {best} ({methods.get(best, '')}), "
+                    f"{medians['q'] / two[best]:.2f}x the delivery rate of one `exim -q` (medians)."
                 )
 
     # --- 3. pre-built: flat? then extrapolate --------------------------------------------
@@ -221,10 +262,18 @@ def main():
         if r.approach == "prebuilt":
             groups.setdefault(r.key(), []).append(r)
     if groups:
-        out("\n**Pre-built messages: wall time per message at each size, and the extrapolation to "
-              f"{n:,}** (linear from the largest size, only where the per-message time was flat "
-              f"within {FLAT:.0%} between the two smallest sizes)\n")
-        out("| run | phase | " + " | ".join(f"{r.n:,}" for r in sorted(next(iter(groups.values())), key=lambda r: r.n)) + " | flat | at " + f"{n:,}" + " |")
+        out(
+            "\n**Pre-built messages: wall time per message at each size, and the extrapolation to "
+            f"{n:,}** (linear from the largest size, only where the per-message time was flat "
+            f"within {FLAT:.0%} between the two smallest sizes)\n"
+        )
+        out(
+            "| run | phase | "
+            + " | ".join(f"{r.n:,}" for r in sorted(next(iter(groups.values())), key=lambda r: r.n))
+            + " | flat | at "
+            + f"{n:,}"
+            + " |"
+        )
         out("|---|---|" + "---|" * (len(next(iter(groups.values()))) + 2))
     for key, rs in groups.items():
         rs.sort(key=lambda r: r.n)
@@ -258,11 +307,16 @@ def main():
         if pre:
             pairs.append((r, pre))
     if pairs:
-        out(f"\n**Placeholders against pre-built messages, {n:,} messages** (ratios of wall times; "
-              "pre-built extrapolated as above; > 1: placeholders faster)\n")
-        out("| placeholders | dispatch (build + submit) | delivery | whole pipeline | spool after queueing |")
+        out(
+            f"\n**Placeholders against pre-built messages, {n:,} messages** (ratios of wall times; "
+            "pre-built extrapolated as above; > 1: placeholders faster)\n"
+        )
+        out(
+            "| placeholders | dispatch (build + submit) | delivery | whole pipeline | spool after queueing |"
+        )
         out("|---|---|---|---|---|")
         for r, (big, ext) in pairs:
+
             def ratio(ps):
                 if any(ext[p] is None for p in ps):
                     return "–"
@@ -270,20 +324,52 @@ def main():
                 mine = sum(r.wall[p] for p in ps)
                 star = "*" if any(ext[p][1] for p in ps) else ""
                 return f"{pre / mine:.1f}x{star}"
+
             spool_pre = big.spool / big.n * n
             out(
                 f"| {r.label(methods)} | {ratio(('build', 'submit'))} | {ratio(('deliver',))} | "
                 f"**{ratio(PHASES)}** | {fmt_b(spool_pre)}{'*' if big.n != n else ''} vs {fmt_b(r.spool)} |"
             )
         if any(b.n != n for _, (b, _) in pairs):
-            out("\n\\* with pre-built figures extrapolated from "
-                  f"{max(b.n for _, (b, _) in pairs):,} messages.")
+            out(
+                "\n\\* with pre-built figures extrapolated from "
+                f"{max(b.n for _, (b, _) in pairs):,} messages."
+            )
+
+    # --- where placeholders cost more: per message, no extrapolation needed ---------------
+    rows = []
+    for r in runs:
+        if r.approach != "placeholder" or r.n != n:
+            continue
+        pre = extrapolated.get((r.mta, "prebuilt", r.method if r.mta == "exim" else "plain"))
+        if not pre:
+            continue
+        big = pre[0]
+        w_ph, w_pre = r.wall["deliver"] / r.n * 1e3, big.wall["deliver"] / big.n * 1e3
+        c_ph = (r.cpu["deliver"]["mta"] + r.cpu["deliver"]["mimeinject"]) / r.n * 1e3
+        c_pre = (big.cpu["deliver"]["mta"] + big.cpu["deliver"]["mimeinject"]) / big.n * 1e3
+        rows.append((r, big, w_ph, w_pre, c_ph, c_pre))
+    if rows:
+        out(
+            "\n**Where placeholders cost more: delivery, per message** (placeholders at "
+            f"{n:,}, pre-built at {rows[0][1].n:,}; the delivery does the expanding, so this is "
+            "where the filter's work shows; ratio > 1: placeholders cost more)\n"
+        )
+        out(
+            "| placeholders | delivery wall: placeholders / pre-built | delivery CPU (MTA + mimeinject): placeholders / pre-built |"
+        )
+        out("|---|---|---|")
+        for r, big, w_ph, w_pre, c_ph, c_pre in rows:
+            out(
+                f"| {r.label(methods)} | {w_ph:.1f} / {w_pre:.1f} ms (**{w_ph / w_pre:.2f}**) | "
+                f"{c_ph:.1f} / {c_pre:.1f} ms (**{c_ph / c_pre:.2f}**) |"
+            )
 
     if args.maildir:
         with open(args.maildir) as f:
             text = f.read().strip()
         out(
-            "\n**Delivery to a local maildir, where placeholders gain least** (`scripts/bench-bulk.sh`, "
+            "\n**Delivery to a local maildir** (`scripts/bench-bulk.sh`, "
             "the article's scenario: every message with its own 5 MiB attachment, queued with "
             "`exim -odq` and delivered with `exim -qff` by appendfile; (a) built with Python's "
             "`email` package before queueing, (b) expanded by mimeinject as `transport_filter`). "
@@ -317,7 +403,9 @@ def draw(path, runs, extrapolated, n, meta, methods):
     bars = []  # (label, {phase: seconds}, extrapolated?, {kind: CPU ms per message})
 
     def cpu_per_msg(r):
-        return {k: sum(r.cpu[p][k] for p in PHASES) / r.n * 1e3 for k in ("app", "mta", "mimeinject")}
+        return {
+            k: sum(r.cpu[p][k] for p in PHASES) / r.n * 1e3 for k in ("app", "mta", "mimeinject")
+        }
 
     for r in runs:
         if r.approach == "placeholder" and r.n == n:
@@ -329,13 +417,22 @@ def draw(path, runs, extrapolated, n, meta, methods):
             bars.append((lab, {p: ext[p][0] for p in PHASES}, big.n != n, cpu_per_msg(big)))
     if not bars:
         return
+    left_out = [
+        big.label(methods)
+        for big, ext in extrapolated.values()
+        if any(ext[p] is None for p in PHASES)
+    ]
     order = {"exim": 0, "postfix": 1}
     bars.sort(key=lambda b: (order.get(b[0].split(",")[0].lower(), 2), "pre-built" in b[0], b[0]))
     phase_colours = {"build": "#8da0cb", "submit": "#fc8d62", "deliver": "#66c2a5"}
     kinds = (("app", "application (Python)"), ("mta", "MTA"), ("mimeinject", "mimeinject"))
     kind_colours = {"app": "#e78ac3", "mta": "#a6d854", "mimeinject": "#ffd92f"}
     fig, (ax, bx) = plt.subplots(
-        1, 2, figsize=(11, 0.42 * len(bars) + 1.9), sharey=True, gridspec_kw={"width_ratios": [3, 2]}
+        1,
+        2,
+        figsize=(11, 0.42 * len(bars) + 1.9),
+        sharey=True,
+        gridspec_kw={"width_ratios": [3, 2]},
     )
     y = list(range(len(bars)))[::-1]
     for yi, (lab, walls, ext, cpu) in zip(y, bars):
@@ -355,12 +452,20 @@ def draw(path, runs, extrapolated, n, meta, methods):
     ax.set_xlabel(f"wall time for {n:,} messages, s (hatched: pre-built, extrapolated)")
     bx.set_xlabel("CPU per message, all phases, ms")
     ax.legend(
-        [plt.Rectangle((0, 0), 1, 1, color=phase_colours[p]) for p in PHASES], PHASES,
-        loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False,
+        [plt.Rectangle((0, 0), 1, 1, color=phase_colours[p]) for p in PHASES],
+        PHASES,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=3,
+        frameon=False,
     )
     bx.legend(
-        [plt.Rectangle((0, 0), 1, 1, color=kind_colours[k]) for k, _ in kinds], [t for _, t in kinds],
-        loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False,
+        [plt.Rectangle((0, 0), 1, 1, color=kind_colours[k]) for k, _ in kinds],
+        [t for _, t in kinds],
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=3,
+        frameon=False,
     )
     for a in (ax, bx):
         a.spines[["top", "right"]].set_visible(False)
@@ -373,7 +478,16 @@ def draw(path, runs, extrapolated, n, meta, methods):
         f"{meta.get('load_after', '?').split()[0]} after; {meta['exim']}, Postfix {meta['postfix'] or '-'}",
         fontsize=9,
     )
-    fig.tight_layout()
+    if left_out:
+        fig.text(
+            0.01,
+            0.01,
+            "Not drawn (a phase's time per message not flat between the two pre-built sizes, "
+            "so not extrapolated; see the tables): " + "; ".join(left_out),
+            fontsize=7,
+            color="#555555",
+        )
+    fig.tight_layout(rect=(0, 0.04 if left_out else 0, 1, 1))
     fig.savefig(path, metadata={"Date": None})
     print(f"\nChart: {path}", file=sys.stderr)
 

@@ -13,6 +13,7 @@ c{i:05d}@example.test with Python's smtplib, which turns LF into CRLF and dot-st
   every message is only queued.
 - unix: Postfix's smtpd on a UNIX-domain socket.
 """
+
 import os
 import smtplib
 import socket
@@ -67,7 +68,13 @@ def session(kind, target, conf):
 
 
 def main():
-    src, first, count, kind, target = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    src, first, count, kind, target = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        int(sys.argv[3]),
+        sys.argv[4],
+        sys.argv[5],
+    )
     conf = sys.argv[6] if kind == "exim" else None
     for start in range(first, first + count, PER_SESSION):
         smtp, proc = session(kind, target, conf)

@@ -18,6 +18,7 @@ usage: sink.py --port-file FILE --status FILE --samples DIR [--sample-every K]
   dot-stuffed, without the final dot), recipients (a list of the first recipient of every
   message, in order of arrival), connections, cpu_s and max_rss_kb (its own rusage).
 """
+
 import argparse
 import json
 import os
@@ -83,7 +84,9 @@ class Sink:
                     line, pending = pending.split(b"\r\n", 1)
                     verb = line[:4].upper()
                     if verb in (b"EHLO", b"LHLO"):
-                        replies.append(b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 0\r\n")
+                        replies.append(
+                            b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 0\r\n"
+                        )
                     elif verb == b"HELO":
                         replies.append(b"250 sink.test\r\n")
                     elif verb == b"MAIL":
