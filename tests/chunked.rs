@@ -48,6 +48,28 @@ pub fn run_chunked(
     }
 }
 
+/// The input in two reads: the first `split` bytes, then the rest.
+pub fn run_split(
+    config: &Config,
+    source: &dyn AttachmentSource,
+    input: &[u8],
+    split: usize,
+) -> Result<Vec<u8>, Error> {
+    let mut first = true;
+    run_chunked(
+        config,
+        source,
+        input,
+        |_| {
+            if std::mem::take(&mut first) {
+                split
+            } else {
+                input.len()
+            }
+        },
+    )
+}
+
 /// The whole input at once.
 pub fn run_whole(
     config: &Config,

@@ -4,7 +4,7 @@
 
 use mimeinject::{Config, ErrorKind, MemorySource};
 
-use crate::chunked::run_chunked;
+use crate::chunked::{run_chunked, run_split, run_whole};
 
 fn files() -> MemorySource {
     let mut s = MemorySource::new();
@@ -19,19 +19,15 @@ fn files() -> MemorySource {
 fn all_ways(config: &Config, input: &str) -> Result<String, String> {
     let input = input.as_bytes();
     let source = files();
-    let run = |chunk: &mut dyn FnMut(usize) -> usize| {
-        run_chunked(config, &source, input, chunk)
-            .map(|out| String::from_utf8(out).unwrap())
-            .map_err(|e| e.to_string())
+    let text = |result: Result<Vec<u8>, mimeinject::Error>| {
+        result.map(|out| String::from_utf8(out).unwrap()).map_err(|e| e.to_string())
     };
-    let whole = run(&mut |_| usize::MAX / 2);
+    let whole = text(run_whole(config, &source, input));
     for split in 0..=input.len() {
-        let mut first = true;
-        let got = run(&mut |_| if std::mem::take(&mut first) { split } else { input.len() });
-        assert_eq!(got, whole, "split at {split}");
+        assert_eq!(text(run_split(config, &source, input, split)), whole, "split at {split}");
     }
     for size in [1, 3, 64] {
-        assert_eq!(run(&mut |_| size), whole, "chunks of {size}");
+        assert_eq!(text(run_chunked(config, &source, input, |_| size)), whole, "chunks of {size}");
     }
     whole
 }
@@ -44,6 +40,12 @@ fn refuse(input: &str) -> String {
     let err = all_ways(&Config::default(), input).expect_err(input);
     assert!(!err.contains('\n'), "one line: {err:?}");
     err
+}
+
+/// The typed error of a run of `input` through the sync driver with the default configuration.
+fn refusal(input: &str) -> mimeinject::Error {
+    mimeinject::rewrite(&Config::default(), &files(), &mut input.as_bytes(), &mut Vec::new())
+        .unwrap_err()
 }
 
 /// A multipart/mixed message with a text part and `part` (its header block and body).
@@ -195,13 +197,7 @@ mod names {
             "Content-Type: application/x-mimeinject; path=report.csv\n\
              Content-Disposition: attachment; filename=\"=?utf-8?Q?a=FF?=\"\n\n",
         );
-        let err = mimeinject::rewrite(
-            &Config::default(),
-            &files(),
-            &mut input.as_bytes(),
-            &mut Vec::new(),
-        )
-        .unwrap_err();
+        let err = refusal(&input);
         assert!(matches!(err.kind(), ErrorKind::Placeholder(_)), "{err}");
     }
 }
@@ -462,13 +458,7 @@ mod signed_mail {
     #[test]
     fn the_error_kind_is_signed() {
         let input = smime(STUB);
-        let err = mimeinject::rewrite(
-            &Config::default(),
-            &files(),
-            &mut input.as_bytes(),
-            &mut Vec::new(),
-        )
-        .unwrap_err();
+        let err = refusal(&input);
         assert!(matches!(err.kind(), ErrorKind::Signed(_)), "{err}");
     }
 }

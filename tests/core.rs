@@ -3,7 +3,7 @@
 
 use mimeinject::{Config, ErrorKind, MemorySource};
 
-use crate::chunked::{run_chunked, run_whole};
+use crate::chunked::{run_chunked, run_split, run_whole};
 
 fn files() -> MemorySource {
     let mut s = MemorySource::new();
@@ -18,14 +18,7 @@ fn at_every_split(input: &[u8], expected: &Result<Vec<u8>, String>) {
     let (config, source) = (Config::default(), files());
     let norm = |r: Result<Vec<u8>, mimeinject::Error>| r.map_err(|e| kind(&e));
     for split in 0..=input.len() {
-        let mut first = true;
-        let got = norm(run_chunked(&config, &source, input, |_| {
-            if std::mem::take(&mut first) {
-                split
-            } else {
-                input.len()
-            }
-        }));
+        let got = norm(run_split(&config, &source, input, split));
         assert_eq!(&got, expected, "split at {split}");
     }
     for size in [1, 2, 3, 7, 64] {

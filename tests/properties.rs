@@ -11,7 +11,7 @@
 use mimeinject::{Config, MemorySource};
 use proptest::prelude::*;
 
-use crate::chunked::{run_chunked, run_whole};
+use crate::chunked::{run_chunked, run_split, run_whole};
 
 /// Files the generated placeholders name; their content is generated per case.
 const FILES: [&str; 4] = ["a.txt", "dir/data.bin", "empty", "u@example.test/s.txt"];
@@ -433,14 +433,7 @@ fn assert_chunking_agrees(
 ) {
     let norm = |r: Result<Vec<u8>, mimeinject::Error>| r.map_err(|e| e.to_string());
     for split in 0..=input.len() {
-        let mut first = true;
-        let got = norm(run_chunked(config, source, input, |_| {
-            if std::mem::take(&mut first) {
-                split
-            } else {
-                input.len()
-            }
-        }));
+        let got = norm(run_split(config, source, input, split));
         assert_eq!(&got, expected, "split at {split}");
     }
     let got = norm(run_chunked(config, source, input, |i| chunks[i % chunks.len()]));

@@ -4,7 +4,7 @@ use std::io::Read;
 
 use mimeinject::{rewrite, Config, MemorySource};
 
-use crate::chunked::run_chunked;
+use crate::chunked::{run_chunked, run_split};
 
 fn files() -> MemorySource {
     let mut s = MemorySource::new();
@@ -23,15 +23,8 @@ fn at_every_split(input: &[u8], expected: &[u8]) {
         assert_eq!(out, expected, "sync driver");
     }
     for split in 0..=input.len() {
-        let mut first = true;
-        let got = run_chunked(&config, &source, input, |_| {
-            if std::mem::take(&mut first) {
-                split
-            } else {
-                input.len()
-            }
-        })
-        .unwrap_or_else(|e| panic!("split at {split}: {e}"));
+        let got = run_split(&config, &source, input, split)
+            .unwrap_or_else(|e| panic!("split at {split}: {e}"));
         assert_eq!(got, expected, "split at {split}");
     }
 }
@@ -210,15 +203,8 @@ fn every_way(limits: mimeinject::Limits, input: &[u8], splits: &[usize], expecte
         assert!(got == expected, "{what}, sans-IO, chunks of {size}: output differs");
     }
     for &split in splits {
-        let mut first = true;
-        let got = run_chunked(&config, &source, input, |_| {
-            if std::mem::take(&mut first) {
-                split
-            } else {
-                input.len()
-            }
-        })
-        .unwrap_or_else(|e| panic!("{what}, sans-IO, split at {split}: {e}"));
+        let got = run_split(&config, &source, input, split)
+            .unwrap_or_else(|e| panic!("{what}, sans-IO, split at {split}: {e}"));
         assert!(got == expected, "{what}, sans-IO, split at {split}: output differs");
     }
 }
