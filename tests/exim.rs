@@ -583,6 +583,59 @@ fn smtp_dkim_round_trip() {
     assert!(contains(head, b"\nX-Added: by-transport\n"), "headers_add applied");
 }
 
+/// Header stages through exim (issue 12 item 1): the README's filter line plus
+/// `--strip-header X-Internal --add-header X-Stage:one`. exim splits the command at white
+/// space, so the added field has none. At the receiver the top-level `X-Internal` is gone and
+/// `X-Stage` is there; the forwarded `message/rfc822` keeps its own `X-Internal`, its other
+/// fields and its placeholder-free body byte for byte; the attachment is the file.
+#[test]
+fn smtp_header_stages_touch_only_the_top_level_header() {
+    if support::exim::should_skip() {
+        return;
+    }
+    let setup = Setup::with_transport(true, |exim, t| {
+        readme_filter(exim, t);
+        let filter = t.get("transport_filter").unwrap().to_string();
+        let staged = filter.replacen(
+            " --root ",
+            " --strip-header X-Internal --add-header X-Stage:one --root ",
+            1,
+        );
+        t.set("transport_filter", &staged);
+    });
+    let pdf = pseudo_random(12, 20_000);
+    write_world_readable(&setup.exim.root(), "invoices/inv-12.pdf", &pdf);
+    let forwarded: &[u8] = b"X-Internal: inner\n\
+        Received: from relay.example.test by mx.example.test; Mon, 30 Nov 2026 09:00:00 +0000\n\
+        Subject: Original\n\
+        \n\
+        The forwarded text.\n";
+    let message = [
+        format!(
+            "X-Internal: outer\nFrom: {SENDER}\nTo: user@example.test\nSubject: Fwd\n\
+             MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n\
+             --b1\nContent-Type: message/rfc822\n\n"
+        )
+        .as_bytes(),
+        forwarded,
+        b"--b1\nContent-Type: application/x-mimeinject; path=\"invoices/inv-12.pdf\"; \
+          filename=\"Invoice 12.pdf\"\n\n--b1--\n",
+    ]
+    .concat();
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &message);
+    setup.exim.deliver(&id);
+
+    assert!(!setup.exim.is_queued(&id), "delivered\n{}", setup.exim.report());
+    let delivered = setup.delivered("user");
+    assert_eq!(delivered.len(), 1, "one message\n{}", setup.exim.report());
+    let data = &delivered[0];
+    let head = &data[..data.windows(2).position(|w| w == b"\n\n").unwrap() + 1];
+    assert!(!contains(head, b"X-Internal:"), "the top-level field is stripped");
+    assert!(contains(head, b"\nX-Stage: one\n") || contains(head, b"\nX-Stage:one\n"), "added");
+    assert!(contains(data, forwarded), "the forwarded message is untouched");
+    assert!(attachment(data, "Invoice 12.pdf") == pdf, "attachment differs from the file");
+}
+
 /// The other half of the round trip: the same application-signed message through the
 /// README's filter *without* `--strip-header DKIM-Signature` is refused (issue 12: a
 /// signature injection would break is never broken silently). exim defers it, nothing
