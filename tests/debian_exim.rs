@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use crate::bin::testdata;
 use crate::support::exim::{
-    self as harness, filter_program, id_of, Exim, Transport, EXIM, README_BINARY, README_ROOT,
+    self as harness, filter_program, id_of, Exim, Transport, EXIM, EXIM_USER, README_BINARY,
+    README_ROOT,
 };
 use crate::support::readme::recipe;
 use crate::support::smtp_sink::SmtpSink;
@@ -381,16 +382,33 @@ fn message(name: &str) -> Vec<u8> {
     fs::read(testdata().join("messages").join(name)).unwrap()
 }
 
-/// Copies the sample attachments into the instance's root, readable by everyone.
+/// Copies the sample attachments into the instance's root, laid out as the README suggests
+/// for remote deliveries: owned by the application (root here), group `Debian-exim`,
+/// directories mode 2750 and files 0640, so that only the exim user can read them.
 fn sample_root(debian: &Debian) {
+    use std::os::unix::fs::chown;
+    let root = debian.exim.root();
     for path in [
         "invoices/inv-42.pdf",
         "statements/user@example.test/statement.txt",
         "statements/other@example.test/statement.txt",
     ] {
         let bytes = fs::read(testdata().join("files").join(path)).unwrap();
-        write_world_readable(&debian.exim.root(), path, &bytes);
+        write_world_readable(&root, path, &bytes);
     }
+    let gid = id_of("-g", EXIM_USER).expect("the Debian-exim group");
+    fn restrict(path: &Path, gid: u32) {
+        chown(path, Some(0), Some(gid)).unwrap();
+        let dir = path.is_dir();
+        fs::set_permissions(path, fs::Permissions::from_mode(if dir { 0o2750 } else { 0o640 }))
+            .unwrap();
+        if dir {
+            for entry in fs::read_dir(path).unwrap() {
+                restrict(&entry.unwrap().path(), gid);
+            }
+        }
+    }
+    restrict(&root, gid);
 }
 
 /// `exim4 -bP transport T | grep ...` from the activation recipe printed the filter line for
