@@ -368,6 +368,7 @@ cleanup() {
     for d in "$WORK"/a "$WORK"/b "$WORK"/c; do
         [[ -d $d ]] || continue
         for f in "$d/queue/pid/master.pid" "$d/dovecot/run/master.pid" "$d/dovecot.rootpid"; do
+            [[ -f $f ]] || continue
             pid=$(tr -dc 0-9 <"$f" 2>/dev/null || true)
             [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null || true
         done
