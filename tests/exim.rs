@@ -454,6 +454,15 @@ fn missing_file_stays_queued(smtp: bool) {
     let lines = setup.filter_log_lines();
     assert_eq!(lines.len(), 1, "one reason in the filter log: {lines:?}");
     assert!(lines[0].contains("nope.pdf"), "the reason names the file: {lines:?}");
+
+    // The README's way out: fix the cause, then `exim -M ID` delivers it.
+    let pdf = pseudo_random(3, 5_000);
+    write_world_readable(&setup.exim.root(), "invoices/nope.pdf", &pdf);
+    setup.exim.deliver(&id);
+    assert!(!setup.exim.is_queued(&id), "delivered after the fix\n{}", setup.exim.report());
+    let delivered = setup.delivered("user");
+    assert_eq!(delivered.len(), 1, "once\n{}", setup.exim.report());
+    assert!(attachment(&delivered[0], "nope.pdf") == pdf, "the file that appeared");
 }
 
 #[test]
