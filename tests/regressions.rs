@@ -509,3 +509,30 @@ fn a_kept_last_field_without_a_line_ending_still_ends_the_header() {
         }
     }
 }
+
+/// fuzz/artifacts/filter/crash-bc714bed (a 10-minute run of every configuration): the same
+/// message cut off one byte later, between the CR and the LF of its last line. The kept
+/// field's bare CR and the appended LF made one CRLF in an LF message, so the output's line
+/// endings were mixed where the input's were not. A bare CR at the very end is the start of
+/// the lost line ending: the field now ends with the message's own line ending instead.
+#[test]
+fn a_kept_last_field_cut_between_cr_and_lf_gets_one_line_ending() {
+    let mut files = MemorySource::new();
+    files.insert("a.txt", b"hello world!\n".to_vec());
+    for eol in ["\n", "\r\n"] {
+        let input = format!(
+            "Subject: s{eol}Content-Type: application/x-mimeinject; path=a.txt{eol}X-Last: 1\r"
+        );
+        for window in [0, 1 << 20] {
+            let config = Config::builder().preflight_window(window).build().unwrap();
+            let mut out = Vec::new();
+            rewrite(&config, &files, &mut input.as_bytes(), &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let expected = format!("X-Last: 1{eol}{eol}aGVsbG8gd29ybGQhCg=={eol}");
+            assert!(text.ends_with(&expected), "{eol:?}, window {window}: {text:?}");
+            if eol == "\n" {
+                assert!(!text.contains('\r'), "an LF message stays LF: {text:?}");
+            }
+        }
+    }
+}

@@ -309,10 +309,14 @@ impl Rewriter {
 
 /// Appends a kept header field to a generated header. The last field of a message that ends
 /// without a blank line (or without a final line ending) has no line ending of its own; it
-/// gets `eol`, so that the blank line after it still ends the header block.
+/// gets `eol`, so that the blank line after it still ends the header block. A bare CR at its
+/// very end is what is left of a line ending cut off between CR and LF: `eol` replaces it,
+/// so that an LF message does not gain one CRLF.
 fn push_field(generated: &mut Vec<u8>, field: &[u8], eol: Eol) {
-    generated.extend_from_slice(field);
-    if !field.ends_with(b"\n") {
+    if field.ends_with(b"\n") {
+        generated.extend_from_slice(field);
+    } else {
+        generated.extend_from_slice(field.strip_suffix(b"\r").unwrap_or(field));
         generated.extend_from_slice(eol.as_bytes());
     }
 }
