@@ -536,3 +536,30 @@ fn a_kept_last_field_cut_between_cr_and_lf_gets_one_line_ending() {
         }
     }
 }
+
+/// fuzz/artifacts/filter/crash-ef23cbc2 (the 10-minute run after the fix above): a header
+/// line `inside<CR>:` was taken for a field named `inside`, because the white space allowed
+/// before the colon (RFC 5322 §4.5, obs-FWS: spaces and tabs) was trimmed as any ASCII
+/// white space, CR included. A parser that breaks lines at a bare CR (Python's `email`
+/// does) sees a line that is not a field there and ends the header block, so the generated
+/// header, kept line and all, ran into the base64. The line is not a field: refused.
+#[test]
+fn a_cr_before_the_colon_does_not_make_a_field_name() {
+    let mut files = MemorySource::new();
+    files.insert("a.txt", b"hello world!\n".to_vec());
+    let input = "Content-Type: application/x-mimeinject; path=a.txt\ninside\r: x\n\n";
+    for window in [0, 1 << 20] {
+        let config = Config::builder().preflight_window(window).build().unwrap();
+        let mut out = Vec::new();
+        let err = rewrite(&config, &files, &mut input.as_bytes(), &mut out).unwrap_err();
+        assert!(err.to_string().contains("is not a field"), "window {window}: {err}");
+        if window > 0 {
+            assert!(out.is_empty(), "pre-flight writes nothing");
+        }
+    }
+    // White space that RFC 5322 §4.5 allows there still makes a field.
+    let input = "Content-Type: application/x-mimeinject; path=a.txt\nX-Old \t: x\n\n";
+    let mut out = Vec::new();
+    rewrite(&Config::default(), &files, &mut input.as_bytes(), &mut out).unwrap();
+    assert!(String::from_utf8(out).unwrap().contains("\nX-Old \t: x\n"));
+}

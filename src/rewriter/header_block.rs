@@ -113,9 +113,11 @@ pub(super) fn fields(held: &[u8], top: bool) -> (Vec<Field>, Option<Range<usize>
 }
 
 /// RFC 5322 `field-name`: one or more printable ASCII characters other than `:`, here with
-/// the obsolete white space before the colon (RFC 5322 §4.5).
+/// the obsolete white space before the colon (RFC 5322 §4.5: spaces and tabs only; a CR
+/// there is a line break to parsers that accept bare CRs, so the line is not a field).
 fn is_field_name(name: &[u8]) -> bool {
-    let name = name.trim_ascii_end();
+    let len = name.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |i| i + 1);
+    let name = &name[..len];
     !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b))
 }
 
