@@ -537,29 +537,28 @@ fn a_kept_last_field_cut_between_cr_and_lf_gets_one_line_ending() {
     }
 }
 
-/// fuzz/artifacts/filter/crash-ef23cbc2 (the 10-minute run after the fix above): a header
-/// line `inside<CR>:` was taken for a field named `inside`, because the white space allowed
-/// before the colon (RFC 5322 §4.5, obs-FWS: spaces and tabs) was trimmed as any ASCII
-/// white space, CR included. A parser that breaks lines at a bare CR (Python's `email`
-/// does) sees a line that is not a field there and ends the header block, so the generated
-/// header, kept line and all, ran into the base64. The line is not a field: refused.
+/// fuzz/artifacts/filter/crash-ef23cbc2 and crash-4f8d322c (10-minute runs after the fix
+/// above): a header line `inside<CR>:` was taken for a field named `inside`, and
+/// `inside-<TAB><TAB>:` for one named `inside-`, because white space before the colon (the
+/// obsolete syntax of RFC 5322 §4.5) was accepted, trimmed as any ASCII white space. Python's
+/// `email` (and the fuzz target's structure check, modelled on it) reads either line as the
+/// first line of the body, so the generated header, kept line and all, ended there and the
+/// rest ran into the base64. Such a line is not a field: a placeholder in its message is
+/// refused.
 #[test]
-fn a_cr_before_the_colon_does_not_make_a_field_name() {
+fn white_space_before_the_colon_does_not_make_a_field_name() {
     let mut files = MemorySource::new();
     files.insert("a.txt", b"hello world!\n".to_vec());
-    let input = "Content-Type: application/x-mimeinject; path=a.txt\ninside\r: x\n\n";
-    for window in [0, 1 << 20] {
-        let config = Config::builder().preflight_window(window).build().unwrap();
-        let mut out = Vec::new();
-        let err = rewrite(&config, &files, &mut input.as_bytes(), &mut out).unwrap_err();
-        assert!(err.to_string().contains("is not a field"), "window {window}: {err}");
-        if window > 0 {
-            assert!(out.is_empty(), "pre-flight writes nothing");
+    for line in ["inside\r: x", "X-Old \t: x", "inside-\t\t:---", "Subject : x"] {
+        let input = format!("Content-Type: application/x-mimeinject; path=a.txt\n{line}\n\n");
+        for window in [0, 1 << 20] {
+            let config = Config::builder().preflight_window(window).build().unwrap();
+            let mut out = Vec::new();
+            let err = rewrite(&config, &files, &mut input.as_bytes(), &mut out).unwrap_err();
+            assert!(err.to_string().contains("is not a field"), "{line:?}, window {window}: {err}");
+            if window > 0 {
+                assert!(out.is_empty(), "pre-flight writes nothing");
+            }
         }
     }
-    // White space that RFC 5322 §4.5 allows there still makes a field.
-    let input = "Content-Type: application/x-mimeinject; path=a.txt\nX-Old \t: x\n\n";
-    let mut out = Vec::new();
-    rewrite(&Config::default(), &files, &mut input.as_bytes(), &mut out).unwrap();
-    assert!(String::from_utf8(out).unwrap().contains("\nX-Old \t: x\n"));
 }

@@ -65,10 +65,10 @@ pub(super) fn named(fields: &[Field], held: &[u8], name: &str) -> Vec<Vec<u8>> {
 /// continuation of one, nor the blank line that ends the block.
 ///
 /// A field starts with a name of printable ASCII other than `:`, then `:` (RFC 5322 §2.2;
-/// white space before the colon is the obsolete syntax of §4.5 and is accepted). A line
-/// like `X Y: z` or `--boundary` is not a field: every parser reads it differently (Python's
-/// `email` takes it as the start of the body), so it is never copied into a generated
-/// header, and it makes the structure around it unsafe to change.
+/// the obsolete white space before the colon of §4.5 is not accepted). A line like
+/// `X Y: z`, `Subject : z` or `--boundary` is not a field: parsers read it differently
+/// (Python's `email` takes it as the start of the body), so it is never copied into a
+/// generated header, and it makes the structure around it unsafe to change.
 ///
 /// One exception, in the message's own header (`top`): a first line starting with `From `
 /// is the Unix mbox envelope line (Postfix's pipe(8) writes it with `flags=F`; Python's
@@ -112,12 +112,11 @@ pub(super) fn fields(held: &[u8], top: bool) -> (Vec<Field>, Option<Range<usize>
     (out, not_field)
 }
 
-/// RFC 5322 `field-name`: one or more printable ASCII characters other than `:`, here with
-/// the obsolete white space before the colon (RFC 5322 §4.5: spaces and tabs only; a CR
-/// there is a line break to parsers that accept bare CRs, so the line is not a field).
+/// RFC 5322 `field-name`: one or more printable ASCII characters other than `:`, the colon
+/// right after it. The obsolete white space before the colon (§4.5) is not accepted:
+/// Python's `email` reads such a line as the first line of the body, so a generated header
+/// that kept it would end there for the recipient.
 fn is_field_name(name: &[u8]) -> bool {
-    let len = name.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |i| i + 1);
-    let name = &name[..len];
     !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b))
 }
 
