@@ -31,8 +31,6 @@ struct State {
     protocol: Protocol,
     /// The `EHLO`/`LHLO` reply; `None` after a `HELO` fallback.
     ehlo: Option<EhloResponse<String>>,
-    /// For messages: the next hop as written.
-    peer: String,
     timeout: Duration,
 }
 
@@ -59,13 +57,8 @@ impl Client {
     pub fn connect(hop: &NextHop, opts: &Options) -> Result<Client, Error> {
         let plain = Plain::connect(hop, opts)?;
         let unix = matches!(plain, Plain::Unix(_));
-        let state = State {
-            rx: Vec::new(),
-            protocol: hop.protocol,
-            ehlo: None,
-            peer: hop.to_string(),
-            timeout: opts.timeout,
-        };
+        let state =
+            State { rx: Vec::new(), protocol: hop.protocol, ehlo: None, timeout: opts.timeout };
         let mut c = Client { conn: Conn::Plain(plain), state };
         let greeting = c.read_reply(Stage::Greeting)?;
         expect(greeting, Stage::Greeting, |r| r.is_positive())?;
@@ -232,7 +225,7 @@ impl Client {
             let reply = self.command(&b64(c.password.as_bytes()), Stage::Auth)?;
             return expect(reply, Stage::Auth, |r| r.code == 235).map(drop);
         }
-        Err(Error::Config(format!("{} offers neither AUTH PLAIN nor AUTH LOGIN", self.state.peer)))
+        Err(Error::Config("the server offers neither AUTH PLAIN nor AUTH LOGIN".into()))
     }
 
     fn command(&mut self, line: &str, stage: Stage) -> Result<Reply, Error> {
@@ -287,11 +280,6 @@ impl Data {
             replies.push(read_reply(&mut conn, &mut state, Stage::DataEnd)?.0);
         }
         Ok((Client { conn, state }, replies))
-    }
-
-    /// The message bytes taken so far.
-    pub fn message_bytes(&self) -> u64 {
-        self.writer.message_bytes()
     }
 
     /// Closes the connection at once, without the end of data: the server discards the

@@ -39,25 +39,12 @@ pub struct DataWriter<W: Write> {
     line_start: bool,
     /// The last byte taken was a CR (already in `buf` or written).
     after_cr: bool,
-    /// Bytes taken from the caller.
-    taken: u64,
 }
 
 impl<W: Write> DataWriter<W> {
     /// A writer into `inner`, which must already have had `354` to `DATA`.
     pub fn new(inner: W) -> DataWriter<W> {
-        DataWriter {
-            inner,
-            buf: Vec::with_capacity(CHUNK),
-            line_start: true,
-            after_cr: false,
-            taken: 0,
-        }
-    }
-
-    /// The message bytes taken so far (before CRs and dots were added).
-    pub fn message_bytes(&self) -> u64 {
-        self.taken
+        DataWriter { inner, buf: Vec::with_capacity(CHUNK), line_start: true, after_cr: false }
     }
 
     /// Ends the content: a CRLF if the message did not end with a line end, then `.` CRLF;
@@ -123,7 +110,6 @@ impl<W: Write> Write for DataWriter<W> {
                 }
             }
         }
-        self.taken += data.len() as u64;
         Ok(data.len())
     }
 

@@ -179,13 +179,19 @@ impl Error {
     /// `smtp_sasl_auth_soft_bounce`): a server or configuration problem, not a verdict on
     /// the message.
     pub fn is_permanent(&self) -> bool {
-        match self {
-            Error::Rejected { stage, reply, .. } => {
-                reply.is_permanent()
-                    && matches!(stage, Stage::Mail | Stage::Rcpt | Stage::Data | Stage::DataEnd)
-            }
-            _ => false,
-        }
+        matches!(self, Error::Rejected { reply, .. } if reply.is_permanent())
+            && self.refuses_message()
+    }
+
+    /// Whether the server refused this message (its sender, a recipient, its data), rather
+    /// than the session: a reply to `MAIL FROM`, `RCPT TO`, `DATA` or the end of data. Its
+    /// status code is then the message's (4xx: try later; 5xx: bounce, see
+    /// [`is_permanent`](Self::is_permanent)).
+    pub fn refuses_message(&self) -> bool {
+        matches!(
+            self,
+            Error::Rejected { stage: Stage::Mail | Stage::Rcpt | Stage::Data | Stage::DataEnd, .. }
+        )
     }
 }
 
@@ -273,8 +279,7 @@ impl Credentials {
     pub fn from_table(table: &str, hop: &NextHop) -> Option<Credentials> {
         let keys: Vec<String> = match &hop.address {
             Address::Inet { host, port } => {
-                let bracketed =
-                    if host.contains(':') { format!("[ipv6:{host}]") } else { format!("[{host}]") };
+                let bracketed = nexthop::bracketed(host);
                 vec![format!("{bracketed}:{port}"), bracketed, host.clone()]
             }
             Address::Unix(path) => vec![format!("unix:{}", path.display())],

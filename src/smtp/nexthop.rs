@@ -133,11 +133,18 @@ impl fmt::Display for NextHop {
         };
         match &self.address {
             Address::Unix(path) => write!(f, "{proto}:unix:{}", path.display()),
-            Address::Inet { host, port } if host.contains(':') => {
-                write!(f, "{proto}:[ipv6:{host}]:{port}")
-            }
-            Address::Inet { host, port } => write!(f, "{proto}:[{host}]:{port}"),
+            Address::Inet { host, port } => write!(f, "{proto}:{}:{port}", bracketed(host)),
         }
+    }
+}
+
+/// A host as Postfix writes a next hop that is not looked up in MX records: `[host]`, or
+/// `[ipv6:address]` for an IPv6 address.
+pub(super) fn bracketed(host: &str) -> String {
+    if host.contains(':') {
+        format!("[ipv6:{host}]")
+    } else {
+        format!("[{host}]")
     }
 }
 

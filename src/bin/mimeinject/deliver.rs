@@ -20,17 +20,16 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::mem::ManuallyDrop;
-use std::os::fd::FromRawFd;
 use std::time::Duration;
 
 use mimeinject::smtp::{self, Client, Credentials, Data, Options, Protocol, TrustRoots};
-use mimeinject::FsRoot;
 
 use crate::cli::{DeliverArgs, TlsLevel};
 
 /// sysexits `EX_UNAVAILABLE`: pipe(8) bounces (5.3.0, or the status code printed first).
 const EX_UNAVAILABLE: u8 = 69;
+/// sysexits `EX_TEMPFAIL`: pipe(8) defers (4.3.0, or the status code printed first).
+const EX_TEMPFAIL: u8 = 75;
 
 /// What a run ended with: the exit status and the line for pipe(8).
 pub struct Outcome {
@@ -38,8 +37,6 @@ pub struct Outcome {
     pub status: u8,
     /// One line, printed on stdout.
     pub line: String,
-    /// Whether it is a failure to log (syslog, --log-file).
-    pub failed: bool,
     /// What was attached, when the next hop accepted the message (for the delivery line).
     pub attached: Vec<mimeinject::Attached>,
 }
@@ -47,8 +44,7 @@ pub struct Outcome {
 /// Runs the delivery. Reads stdin to its end whatever happens.
 pub fn run(args: &DeliverArgs) -> Outcome {
     arm_time_limit(args.time_limit);
-    // SAFETY: fd 0 is this process's stdin; ManuallyDrop keeps it open.
-    let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
+    let mut stdin = crate::filter::stdin();
     let outcome = deliver(args, &mut stdin);
     if outcome.status != 0 {
         crate::filter::drain(&mut stdin);
@@ -60,7 +56,6 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
     let local = |reason: String| Outcome {
         status: args.filter.failure_exit_code,
         line: format!("mimeinject: {reason}"),
-        failed: true,
         attached: Vec::new(),
     };
     let recipients: Vec<&str> = args.filter.recipients.iter().map(String::as_str).collect();
@@ -80,22 +75,18 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
         Ok(c) => c,
         Err(e) => return local(e),
     };
-    let Some(root) = args.filter.root.as_ref() else {
-        return local("--root is required".into());
-    };
-    let source = match FsRoot::new(root) {
+    let source = match crate::filter::source(&args.filter) {
         Ok(s) => s,
-        Err(e) => return local(format!("--root {}: {e}", root.display())),
+        Err(e) => return local(e),
     };
     let opts = match options(args) {
         Ok(o) => o,
         Err(e) => return local(e),
     };
-    let mut upstream =
-        Lazy { args, opts: &opts, recipients: &recipients, state: State::Pending, error: None };
+    let mut upstream = Lazy { args, opts: &opts, recipients: &recipients, state: State::Pending };
     let rewritten = mimeinject::rewrite(&config, &source, stdin, &mut upstream);
     let hop = &args.nexthop;
-    if let Some(err) = upstream.error.take() {
+    if let State::Failed(err) = upstream.state {
         return refused(hop, err, args.filter.failure_exit_code);
     }
     let summary = match rewritten {
@@ -103,15 +94,9 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
         // Dropping `upstream` closes the connection without the final dot.
         Err(e) => return local(format!("{e}; nothing delivered to {hop}")),
     };
-    let data = match upstream.open() {
-        Ok(()) => match std::mem::replace(&mut upstream.state, State::Failed) {
-            State::Open(data) => *data,
-            _ => unreachable!("open() leaves the transaction open"),
-        },
-        Err(()) => {
-            let err = upstream.error.take().expect("open() records its error");
-            return refused(hop, err, args.filter.failure_exit_code);
-        }
+    let data = match upstream.into_data() {
+        Ok(data) => data,
+        Err(err) => return refused(hop, err, args.filter.failure_exit_code),
     };
     match data.finish() {
         Err(err) => refused(hop, err, args.filter.failure_exit_code),
@@ -122,7 +107,6 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
                 return Outcome {
                     status: 0,
                     line: format!("{hop} said: {reply}"),
-                    failed: false,
                     attached: summary.attachments,
                 };
             }
@@ -138,29 +122,18 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
 fn refused(hop: &smtp::NextHop, err: smtp::Error, failure: u8) -> Outcome {
     let line = format!("{hop} {err}");
     match &err {
-        smtp::Error::Rejected { stage, reply, .. }
-            if matches!(
-                stage,
-                smtp::Stage::Mail | smtp::Stage::Rcpt | smtp::Stage::Data | smtp::Stage::DataEnd
-            ) && !reply.is_positive() =>
-        {
-            let status = if err.is_permanent() { EX_UNAVAILABLE } else { 75 };
+        smtp::Error::Rejected { reply, .. } if err.refuses_message() => {
+            let status = if err.is_permanent() { EX_UNAVAILABLE } else { EX_TEMPFAIL };
             let line = format!("{} {line}", reply.status());
-            Outcome { status, line, failed: true, attached: Vec::new() }
+            Outcome { status, line, attached: Vec::new() }
         }
-        _ => Outcome {
-            status: failure,
-            line: format!("mimeinject: {line}"),
-            failed: true,
-            attached: Vec::new(),
-        },
+        _ => Outcome { status: failure, line: format!("mimeinject: {line}"), attached: Vec::new() },
     }
 }
 
 /// Prints the one line pipe(8) reads (stdout; one line, at most 990 characters).
 pub fn print(line: &str) {
-    let line: String =
-        line.chars().map(|c| if c.is_control() { ' ' } else { c }).take(990).collect();
+    let line = crate::log::one_line(line, 990);
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -207,7 +180,8 @@ enum State {
     /// Nothing written yet: no connection.
     Pending,
     Open(Box<Data>),
-    Failed,
+    /// Why the session failed, kept for the report (the rewriter only sees an io::Error).
+    Failed(smtp::Error),
 }
 
 /// The rewriter's output: opens the session and the transaction at the first byte.
@@ -216,41 +190,42 @@ struct Lazy<'a> {
     opts: &'a Options,
     recipients: &'a [&'a str],
     state: State,
-    /// Why the session failed, kept for the report (the rewriter only sees an io::Error).
-    error: Option<smtp::Error>,
 }
 
 impl Lazy<'_> {
-    /// Connects and sends the envelope, unless already done. On failure the error is in
-    /// `self.error`.
-    fn open(&mut self) -> Result<(), ()> {
-        if !matches!(self.state, State::Pending) {
-            return if matches!(self.state, State::Open(_)) { Ok(()) } else { Err(()) };
+    /// Connects and sends the envelope, unless already tried; the open transaction, if any.
+    fn open(&mut self) -> Option<&mut Data> {
+        if let State::Pending = self.state {
+            let opened = Client::connect(&self.args.nexthop, self.opts)
+                .and_then(|c| c.send_envelope(&self.args.sender, self.recipients));
+            self.state = match opened {
+                Ok(data) => State::Open(Box::new(data)),
+                Err(e) => State::Failed(e),
+            };
         }
-        let opened = Client::connect(&self.args.nexthop, self.opts)
-            .and_then(|c| c.send_envelope(&self.args.sender, self.recipients));
-        match opened {
-            Ok(data) => {
-                self.state = State::Open(Box::new(data));
-                Ok(())
-            }
-            Err(e) => {
-                self.state = State::Failed;
-                self.error = Some(e);
-                Err(())
-            }
+        match &mut self.state {
+            State::Open(data) => Some(data),
+            _ => None,
+        }
+    }
+
+    /// The transaction, opened now if nothing was written (an empty message), or why the
+    /// session failed.
+    fn into_data(mut self) -> Result<Data, smtp::Error> {
+        self.open();
+        match self.state {
+            State::Open(data) => Ok(*data),
+            State::Failed(err) => Err(err),
+            State::Pending => unreachable!("open() leaves Pending"),
         }
     }
 }
 
 impl Write for Lazy<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.open().is_err() {
-            return Err(io::Error::other("the next hop refused the transaction"));
-        }
-        match &mut self.state {
-            State::Open(data) => data.write(buf),
-            _ => Err(io::Error::other("no transaction")),
+        match self.open() {
+            Some(data) => data.write(buf),
+            None => Err(io::Error::other("the next hop refused the transaction")),
         }
     }
 

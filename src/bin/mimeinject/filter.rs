@@ -17,8 +17,8 @@ const PIPE_SIZE: i32 = 1 << 20;
 
 /// Filters stdin to stdout; what was attached. On error, stdin has been read to its end.
 pub fn run(args: &FilterArgs) -> Result<Summary, String> {
-    // SAFETY: fds 0 and 1 are this process's stdin and stdout; ManuallyDrop keeps them open.
-    let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
+    let mut stdin = stdin();
+    // SAFETY: fd 1 is this process's stdout; ManuallyDrop keeps it open.
     let stdout = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
     let result = filter(args, &mut stdin, &stdout);
     if result.is_err() {
@@ -29,14 +29,25 @@ pub fn run(args: &FilterArgs) -> Result<Summary, String> {
 
 fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<Summary, String> {
     let config = config(args)?;
-    let root = args.root.as_ref().ok_or("--root is required")?;
-    let source = FsRoot::new(root).map_err(|e| format!("--root {}: {e}", root.display()))?;
+    let source = source(args)?;
     grow_pipe(1);
     let mut out = AlignedWriter::new(env_size("MIMEINJECT_WRITE_SIZE", WRITE_BUFFER), stdout);
     let summary =
         mimeinject::rewrite(&config, &source, stdin, &mut out).map_err(|e| e.to_string())?;
     out.flush().map_err(|e| format!("writing the output: {e}"))?;
     Ok(summary)
+}
+
+/// This process's stdin (fd 0), never closed when dropped.
+pub fn stdin() -> ManuallyDrop<File> {
+    // SAFETY: fd 0 is this process's stdin; ManuallyDrop keeps it open.
+    ManuallyDrop::new(unsafe { File::from_raw_fd(0) })
+}
+
+/// The attachment root from the command line (also `deliver`'s).
+pub fn source(args: &FilterArgs) -> Result<FsRoot, String> {
+    let root = args.root.as_ref().ok_or("--root is required")?;
+    FsRoot::new(root).map_err(|e| format!("--root {}: {e}", root.display()))
 }
 
 /// The library configuration from the command line (also `deliver`'s).
@@ -159,9 +170,7 @@ pub fn drain(stdin: &mut File) {
 
 /// Reads stdin to its end (for failures outside [`run`]).
 pub fn drain_stdin() {
-    // SAFETY: fd 0 is stdin; ManuallyDrop keeps it open.
-    let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
-    drain(&mut stdin);
+    drain(&mut stdin());
 }
 
 /// `mimeinject encode`: MIME base64 of a file or stdin on stdout.

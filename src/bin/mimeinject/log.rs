@@ -74,11 +74,7 @@ impl Log {
 
     fn write(&self, text: &str, max: usize, failure: bool) {
         let prefix = self.queue_id.as_deref().map(|id| format!("{id}: ")).unwrap_or_default();
-        let mut line: String = (prefix + text)
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(max + 1)
-            .collect();
+        let mut line = one_line(&(prefix + text), max + 1);
         if line.chars().count() > max {
             line = line.chars().take(max - 3).collect::<String>() + "...";
         }
@@ -104,6 +100,12 @@ impl Log {
             let _ = writeln!(std::io::stderr(), "mimeinject: {line}");
         }
     }
+}
+
+/// `text` as one line: control characters (line breaks among them) become spaces, and at most
+/// `max` characters are kept.
+pub fn one_line(text: &str, max: usize) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(max).collect()
 }
 
 /// The delivery line for a message to `recipients` (how many were given) that had

@@ -40,36 +40,29 @@ fn exit_code() -> u8 {
     std::panic::set_hook(Box::new(log::record_panic));
     let mut log = Log { file: None, syslog: true, stderr, queue_id: None };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args, &mut log)));
-    match outcome {
-        Ok(Ok(())) => 0,
-        Ok(Err(Failure::Usage(code) | Failure::Exit(code))) => code,
-        Ok(Err(Failure::Reason(reason))) => {
-            log.failure(&reason);
-            if report {
-                deliver::print(&format!("mimeinject: {reason}"));
-            }
-            failure
-        }
+    let reason = match outcome {
+        Ok(Ok(())) => return 0,
+        Ok(Err(Failure::Reported(code))) => return code,
+        Ok(Err(Failure::Reason(reason))) => reason,
         Err(_) => {
-            let reason = log::PANIC.lock().ok().and_then(|mut p| p.take());
-            let reason = reason.as_deref().unwrap_or("internal error (panic)");
-            log.failure(reason);
-            if report {
-                deliver::print(&format!("mimeinject: {reason}"));
-            }
             filter::drain_stdin();
-            failure
+            let reason = log::PANIC.lock().ok().and_then(|mut p| p.take());
+            reason.unwrap_or_else(|| "internal error (panic)".to_owned())
         }
+    };
+    log.failure(&reason);
+    if report {
+        deliver::print(&format!("mimeinject: {reason}"));
     }
+    failure
 }
 
 enum Failure {
-    /// Already reported (help, version, or a usage error printed by clap).
-    Usage(u8),
+    /// Already reported (help, version, a usage error printed by clap, or a `deliver`
+    /// outcome printed and logged): exit with this status.
+    Reported(u8),
     /// To be logged.
     Reason(String),
-    /// Already reported and logged; exit with this status.
-    Exit(u8),
 }
 
 fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
@@ -77,7 +70,7 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return Err(Failure::Usage(0));
+            return Err(Failure::Reported(0));
         }
         Err(e) => {
             let first = e.to_string().lines().next().unwrap_or("usage error").to_owned();
@@ -85,19 +78,26 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
             return Err(Failure::Reason(first));
         }
     };
-    log.file = cli.filter.log_file.clone();
-    log.queue_id = cli.filter.queue_id.clone();
-    // Only the filter runs under an MTA; the other subcommands report on stderr alone.
-    log.syslog = !cli.filter.no_syslog && cli.command.is_none();
+    // Only the filter and `deliver` run under an MTA; the other subcommands report on stderr
+    // alone. `deliver` reports on stdout (pipe(8) reads it), never stderr.
+    let (active, under_mta) = match &cli.command {
+        None => (&cli.filter, true),
+        Some(Command::Deliver(args)) => (&args.filter, true),
+        Some(_) => (&cli.filter, false),
+    };
+    log.file = active.log_file.clone();
+    log.queue_id = active.queue_id.clone();
+    log.syslog = !active.no_syslog && under_mta;
+    log.stderr &= !matches!(cli.command, Some(Command::Deliver(_)));
+    let delivered = |log: &Log, attached: &[mimeinject::Attached]| {
+        if !attached.is_empty() && !active.no_delivery_log {
+            log.delivery(&log::delivery_line(active.recipients.len(), attached));
+        }
+    };
     match &cli.command {
         None => {
             let summary = filter::run(&cli.filter).map_err(Failure::Reason)?;
-            if !summary.attachments.is_empty() && !cli.filter.no_delivery_log {
-                log.delivery(&log::delivery_line(
-                    cli.filter.recipients.len(),
-                    &summary.attachments,
-                ));
-            }
+            delivered(log, &summary.attachments);
             Ok(())
         }
         Some(Command::Encode { crlf, file }) => {
@@ -111,21 +111,16 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         }
         Some(Command::Stub { stub }) => tools::stub(None, stub.fields()).map_err(Failure::Reason),
         Some(Command::Deliver(args)) => {
-            log.file = args.filter.log_file.clone();
-            log.queue_id = args.filter.queue_id.clone();
-            log.syslog = !args.filter.no_syslog;
-            log.stderr = false;
             let outcome = deliver::run(args);
-            if outcome.failed {
+            if outcome.status != 0 {
                 log.failure(&outcome.line);
-            } else if !outcome.attached.is_empty() && !args.filter.no_delivery_log {
-                let recipients = args.filter.recipients.len();
-                log.delivery(&log::delivery_line(recipients, &outcome.attached));
+            } else {
+                delivered(log, &outcome.attached);
             }
             deliver::print(&outcome.line);
             match outcome.status {
                 0 => Ok(()),
-                code => Err(Failure::Exit(code)),
+                code => Err(Failure::Reported(code)),
             }
         }
         Some(Command::Man) => tools::man().map_err(Failure::Reason),
