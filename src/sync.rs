@@ -13,6 +13,20 @@ use crate::source::{AttachmentSource, Changed, Opened};
 /// How much the driver asks for in one `read` once streaming.
 pub(crate) const READ_SIZE: usize = 128 << 10;
 
+/// The first buffer's capacity, for a pre-flight `window`: room for a small message from the
+/// first read (an empty Vec would make `read_to_end` start with 32-byte probe reads, one
+/// system call each).
+pub(crate) fn first_read_capacity(window: usize) -> usize {
+    window.saturating_add(1).min(READ_SIZE)
+}
+
+/// How much the pre-flight read takes: one byte more than `window` says whether the message
+/// fits. Saturating: a window of `usize::MAX` must read everything, not wrap around to
+/// nothing.
+pub(crate) fn preflight_read_limit(window: usize) -> u64 {
+    (window as u64).saturating_add(1)
+}
+
 /// Every streaming `read` lands at an address aligned to this. The kernel's copy into user
 /// memory (`_copy_to_iter`, `rep movsb`) ran at a third of its speed into a misaligned buffer
 /// on the machine the benchmarks ran on (AMD EPYC Zen 3): a 100 MB passthrough to /dev/null
@@ -70,14 +84,10 @@ where
     S: AttachmentSource + ?Sized,
 {
     let window = config.preflight_window;
-    // Room for a small message from the first read: an empty Vec would make `read_to_end`
-    // start with 32-byte probe reads, one system call each.
-    let mut buf = Vec::with_capacity(window.saturating_add(1).min(READ_SIZE));
+    let mut buf = Vec::with_capacity(first_read_capacity(window));
     if window > 0 {
-        // One byte more than the window says whether the message fits. Saturating: a window
-        // of `usize::MAX` must read everything, not wrap around to nothing.
         reader
-            .take((window as u64).saturating_add(1))
+            .take(preflight_read_limit(window))
             .read_to_end(&mut buf)
             .map_err(|e| Error::new(ErrorKind::Read(e)))?;
         if buf.len() <= window {

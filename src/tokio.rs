@@ -21,7 +21,8 @@ use crate::error::{Error, ErrorKind};
 use crate::rewriter::{Action, Rewriter, Summary};
 use crate::source::{AttachmentSource, Opened};
 use crate::sync::{
-    encode_attachment, preflight, reopen, write_error, InputBuffer, Preflighted, READ_SIZE,
+    encode_attachment, first_read_capacity, preflight, preflight_read_limit, reopen, write_error,
+    InputBuffer, Preflighted, READ_SIZE,
 };
 
 /// Rewrites one message from `reader` to `writer`, like [`crate::rewrite`].
@@ -65,13 +66,10 @@ where
     S: AttachmentSource + Send + Sync + 'static + ?Sized,
 {
     let window = config.preflight_window;
-    // Room for a small message from the first read: an empty Vec would make `read_to_end`
-    // start with 32-byte probe reads, one system call each.
-    let mut buf = Vec::with_capacity(window.saturating_add(1).min(READ_SIZE));
+    let mut buf = Vec::with_capacity(first_read_capacity(window));
     if window > 0 {
-        // Saturating, as in the sync driver: `usize::MAX` reads everything.
         (&mut *reader)
-            .take((window as u64).saturating_add(1))
+            .take(preflight_read_limit(window))
             .read_to_end(&mut buf)
             .await
             .map_err(|e| Error::new(ErrorKind::Read(e)))?;

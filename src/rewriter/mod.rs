@@ -274,10 +274,7 @@ impl Rewriter {
             let consumed = dropped + consumed;
             self.offset += consumed as u64;
             if let Action::Write(w) = &action {
-                self.written += w.len() as u64;
-                if self.written > self.config.limits.output_bytes {
-                    return Err(Error::limit("output bytes", self.config.limits.output_bytes));
-                }
+                count_out(&mut self.written, self.config.limits.output_bytes, w.len() as u64)?;
             }
             return Ok(Step { consumed, action });
         }
@@ -296,18 +293,14 @@ impl Rewriter {
         if len > limits.attachment_bytes {
             return Err(Error::limit("attachment bytes", limits.attachment_bytes).at(self.offset));
         }
-        self.written += encoded_len(len, eol);
-        if self.written > limits.output_bytes {
-            return Err(Error::limit("output bytes", limits.output_bytes).at(self.offset));
-        }
+        count_out(&mut self.written, limits.output_bytes, encoded_len(len, eol))
+            .map_err(|e| e.at(self.offset))?;
         pending.len = Some(len);
         self.generated.clear();
         if pending.placeholder.form == Form::Stub {
             self.generate_stub_header(eol, len)?;
-            self.written += self.generated.len() as u64;
-            if self.written > limits.output_bytes {
-                return Err(Error::limit("output bytes", limits.output_bytes).at(self.offset));
-            }
+            count_out(&mut self.written, limits.output_bytes, self.generated.len() as u64)
+                .map_err(|e| e.at(self.offset))?;
         }
         Ok(&self.generated)
     }
@@ -357,6 +350,16 @@ impl Rewriter {
         self.state = State::Done;
         Ok(Next::Finished)
     }
+}
+
+/// Counts `n` more bytes of output in `written`: the output limit, `limit`, checked before
+/// the bytes are handed out.
+fn count_out(written: &mut u64, limit: u64, n: u64) -> Result<(), Error> {
+    *written += n;
+    if *written > limit {
+        return Err(Error::limit("output bytes", limit));
+    }
+    Ok(())
 }
 
 fn trim_eol(line: &[u8]) -> &[u8] {
