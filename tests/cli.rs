@@ -119,6 +119,24 @@ fn nothing_reaches_stderr_when_it_is_stdout() {
     assert_eq!(fs::read(dir.path().join("both")).unwrap(), b"", "text reached the shared pipe");
 }
 
+/// A person at a terminal sees the reason: stdout and stderr are the same terminal there,
+/// which is not the MTA's shared pipe. The reason went to /dev/null, and `mimeinject
+/// --bogus` printed nothing at all. Run under script(1) (util-linux, Debian's bsdutils),
+/// which gives the command a pseudo-terminal for stdin, stdout and stderr.
+#[test]
+fn a_terminal_sees_the_reason() {
+    let command =
+        format!("{} --root /nonexistent-root --no-syslog </dev/null", bin::path().display());
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) from util-linux");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("mimeinject: --root /nonexistent-root"), "nothing shown: {text:?}");
+}
+
 #[test]
 fn streaming_failure_still_reads_all_input() {
     // Larger than the pre-flight window, placeholder at the end: the failure comes after

@@ -15,9 +15,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// Decides once, at start-up, whether stderr may be written. When it may not, fd 2 is pointed
-/// at /dev/null so that nothing (a library's message, a panic) can reach the mail.
+/// at /dev/null so that nothing (a library's message, a panic) can reach the mail. It may not
+/// when it is the same open file as stdout (exim's one pipe for both), unless that file is a
+/// terminal: then a person is reading, not an MTA.
 pub fn stderr_is_separate() -> bool {
-    let same = same_file(1, 2);
+    // SAFETY: isatty only inspects fd 2.
+    let same = same_file(1, 2) && unsafe { libc::isatty(2) } == 0;
     if same {
         // SAFETY: plain syscalls on fds this process owns; failure leaves fd 2 as it was.
         unsafe {
