@@ -143,6 +143,9 @@ fn deliver_missing_file_defers_without_connecting() {
     assert_eq!(sink.connections(), 0, "pre-flight failed, yet the next hop was contacted");
     let logged = fs::read_to_string(&log).unwrap();
     assert!(logged.contains("mimeinject["), "--log-file: {logged:?}");
+    // The log line names the program once, as the filter's lines do.
+    assert!(!logged.contains("]: mimeinject: "), "--log-file: {logged:?}");
+    assert!(logged.contains("nothing delivered"), "--log-file: {logged:?}");
 }
 
 #[test]

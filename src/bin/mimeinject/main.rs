@@ -113,7 +113,8 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         Some(Command::Deliver(args)) => {
             let outcome = deliver::run(args);
             if outcome.status != 0 {
-                log.failure(&outcome.line);
+                // The log names the program itself; pipe(8)'s line needs it said.
+                log.failure(outcome.line.strip_prefix("mimeinject: ").unwrap_or(&outcome.line));
             } else {
                 delivered(log, &outcome.attached);
             }
