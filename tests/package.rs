@@ -32,10 +32,7 @@ fn extract(from: Option<&Path>, expect: Option<&Path>, out: &Path, areas: &[&str
 fn assert_refused(out: &Output, reason: &str, what: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
-    assert!(
-        stderr.starts_with("readme-recipes: ") && stderr.contains(reason),
-        "{what}: {stderr}"
-    );
+    assert!(stderr.starts_with("readme-recipes: ") && stderr.contains(reason), "{what}: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
 }
 

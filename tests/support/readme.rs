@@ -77,10 +77,7 @@ pub fn recipes() -> Vec<(String, String)> {
 /// The text of the recipe called `name`. Panics, naming the recipe, when no document has it.
 pub fn recipe(name: &str) -> String {
     recipes().into_iter().find(|(n, _)| n == name).map(|(_, text)| text).unwrap_or_else(|| {
-        panic!(
-            "no recipe {name:?} (<!-- recipe: {name} -->) in {}",
-            documents().join(", ")
-        )
+        panic!("no recipe {name:?} (<!-- recipe: {name} -->) in {}", documents().join(", "))
     })
 }
 
