@@ -41,7 +41,10 @@ done
 outdir=$1
 shift
 areas=("$@")
+# The documents, as the error messages name them.
+label="${docs[*]}"
 if ((${#docs[@]} == 0)); then
+    label="README.md and docs/*.md"
     [[ -r $repo/README.md ]] || die "$repo/README.md: cannot read"
     mapfile -t chapters < <(cd "$repo" && LC_ALL=C compgen -G 'docs/*.md' | LC_ALL=C sort)
     ((${#chapters[@]})) || die "$repo/docs/: no chapter (*.md)"
@@ -117,13 +120,13 @@ for doc in "${docs[@]}"; do
     exec 3<&-
 done
 
-((total)) || die "no recipe in ${docs[*]}"
+((total)) || die "no recipe in $label"
 for area in "${areas[@]}"; do
     found=
     for name in "${written[@]}"; do
         [[ $name == "$area"/* ]] && found=1 && break
     done
-    [[ -n $found ]] || die "no recipe of area \"$area\" (<!-- recipe: $area/... -->) in ${docs[*]}"
+    [[ -n $found ]] || die "no recipe of area \"$area\" (<!-- recipe: $area/... -->) in $label"
 done
 if [[ -n $expect ]]; then
     [[ -r $expect ]] || die "$expect: cannot read"
@@ -137,7 +140,7 @@ if [[ -n $expect ]]; then
         for w in "${written[@]}"; do
             [[ $w == "$name" ]] && continue 2
         done
-        die "recipe \"$name\", listed in $expect, is missing from ${docs[*]}"
+        die "recipe \"$name\", listed in $expect, is missing from $label"
     done <"$expect"
     for name in "${written[@]}"; do
         [[ -n ${listed[$name]:-} ]] || die "recipe \"$name\" is not listed in $expect"
