@@ -70,8 +70,11 @@ done
     echo
     for name in "${recipes[@]}"; do
         # The chapter that shows it (the README repeats a few of them).
-        chapter=$(grep -lxF "<!-- recipe: $name -->" docs/*.md README.md | head -n 1) ||
-            die "recipe $name: no document shows its marker on a line of its own"
+        chapter=
+        for doc in docs/*.md README.md; do
+            grep -qxF "<!-- recipe: $name -->" "$doc" && chapter=$doc && break
+        done
+        [[ -n $chapter ]] || die "recipe $name: no document shows its marker on a line of its own"
         printf '%-40s %s\n' "$name" "$chapter"
     done
 } >"$assets/examples/README"
