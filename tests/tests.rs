@@ -8,6 +8,8 @@ mod core;
 mod contract;
 // Running the binary.
 mod bin;
+// Every failure's class, temporary or permanent.
+mod classes;
 // Properties over generated messages (proptest).
 mod properties;
 // Inputs the fuzz targets found.
