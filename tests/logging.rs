@@ -247,7 +247,8 @@ impl Syslogd {
 
     /// The binary with `args` in a mount namespace whose `/dev/log` is this daemon's socket,
     /// as root or (`nobody`) as user nobody; an empty environment, like exim gives a filter.
-    fn command(&self, nobody: bool, args: &[&str]) -> Command {
+    /// With `one_pipe`, stderr is stdout, as exim gives a transport filter.
+    fn command(&self, nobody: bool, one_pipe: bool, args: &[&str]) -> Command {
         let mut cmd = Command::new(tool(&["unshare"]).unwrap());
         cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         cmd.args(["-m", "sh", "-c", NAMESPACE_SH, "sh"]).arg(self.dir.path()).arg(self.socket());
@@ -255,12 +256,19 @@ impl Syslogd {
             cmd.arg(tool(&["setpriv"]).unwrap());
             cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);
         }
+        if one_pipe {
+            cmd.args(["sh", "-c", "exec \"$@\" 2>&1", "sh"]);
+        }
         cmd.arg(binary()).args(args);
         cmd
     }
 
     fn run(&self, nobody: bool, args: &[&str], stdin: &[u8]) -> Output {
-        let out = support::run(&mut self.command(nobody, args), stdin, TIMEOUT);
+        self.run_with(nobody, false, args, stdin)
+    }
+
+    fn run_with(&self, nobody: bool, one_pipe: bool, args: &[&str], stdin: &[u8]) -> Output {
+        let out = support::run(&mut self.command(nobody, one_pipe, args), stdin, TIMEOUT);
         eprintln!("{args:?}: {}, stderr {:?}", out.status, String::from_utf8_lossy(&out.stderr));
         out
     }
@@ -510,4 +518,34 @@ fn unreadable_root_refuses_the_message_and_names_the_reason() {
     out.assert_success("a message without placeholders");
     assert!(out.stdout == plain, "a message without placeholders changed");
     syslogd.take(0);
+}
+
+/// exim gives a transport filter one pipe for stdout and stderr: the reason and the warning
+/// about the log file go to syslog, and nothing but the message reaches the pipe.
+#[test]
+fn one_pipe_for_stdout_and_stderr_keeps_every_line_out_of_the_mail() {
+    let Some(mut syslogd) = Syslogd::start() else { return };
+    let root = files_root();
+    let invoice = message("invoice.eml");
+    let reference = plain_filter(&invoice);
+    let log = syslogd.dir.path().join("no-such-dir/filter.log");
+    let log = log.to_str().unwrap();
+    let warning = format!(
+        "{QUEUE_ID}: --log-file {log}: cannot write: No such file or directory (os error 2)"
+    );
+    let args = ["--queue-id", QUEUE_ID, "--log-file", log, "--root", &root, "--", RCPT];
+
+    let out = syslogd.run_with(true, true, &args, &message("missing-file.eml"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "in the mail: {:?}", String::from_utf8_lossy(&out.stdout));
+    let r = syslogd.take(2);
+    expect(&r[0], "err", &format!("{QUEUE_ID}: {MISSING_REASON}"));
+    expect(&r[1], "warning", &warning);
+
+    let out = syslogd.run_with(true, true, &args, &invoice);
+    out.assert_success("mimeinject, one pipe");
+    assert!(out.stdout == reference, "the mail is not the filter's output alone");
+    let r = syslogd.take(2);
+    expect(&r[0], "info", &format!("{QUEUE_ID}: {INVOICE_LINE}"));
+    expect(&r[1], "warning", &warning);
 }
