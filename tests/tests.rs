@@ -58,3 +58,6 @@ mod package;
 // `mimeinject deliver` against the test SMTP sink.
 #[cfg(feature = "cli")]
 mod deliver;
+// The log lines through a real rsyslogd; an unwritable --log-file; an unreadable root.
+#[cfg(feature = "cli")]
+mod logging;
