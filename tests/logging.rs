@@ -46,7 +46,7 @@ fn message(name: &str) -> Vec<u8> {
     fs::read(testdata().join("messages").join(name)).unwrap()
 }
 
-fn files_root() -> String {
+fn repo_files_root() -> String {
     testdata().join("files").to_str().unwrap().to_owned()
 }
 
@@ -178,6 +178,18 @@ impl Syslogd {
             .stderr(console)
             .spawn()
             .expect("starting rsyslogd");
+        // The binary and the attachment root, where `nobody` can reach them: the clone the
+        // tests run from may sit below a directory only root may enter (/root).
+        let bin = dir.path().join("mimeinject");
+        if fs::hard_link(binary(), &bin).is_err() {
+            fs::copy(binary(), &bin).unwrap();
+        }
+        let files = dir.path().join("files/invoices");
+        fs::create_dir_all(&files).unwrap();
+        for entry in fs::read_dir(testdata().join("files/invoices")).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), files.join(entry.file_name())).unwrap();
+        }
         let mut daemon = Syslogd { dir, child, seen: 0 };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !daemon.socket().exists() {
@@ -188,6 +200,11 @@ impl Syslogd {
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(daemon)
+    }
+
+    /// The copy of `testdata/files` that `nobody` can read.
+    fn files_root(&self) -> String {
+        self.dir.path().join("files").to_str().unwrap().to_owned()
     }
 
     fn socket(&self) -> PathBuf {
@@ -259,7 +276,7 @@ impl Syslogd {
         if one_pipe {
             cmd.args(["sh", "-c", "exec \"$@\" 2>&1", "sh"]);
         }
-        cmd.arg(binary()).args(args);
+        cmd.arg(self.dir.path().join("mimeinject")).args(args);
         cmd
     }
 
@@ -292,7 +309,7 @@ impl Drop for Syslogd {
 /// What the filter writes for `input` without syslog or namespace (the reference output).
 fn plain_filter(input: &[u8]) -> Vec<u8> {
     let mut cmd = Command::new(binary());
-    cmd.env_clear().args(["--no-syslog", "--root", &files_root(), "--", RCPT]);
+    cmd.env_clear().args(["--no-syslog", "--root", &repo_files_root(), "--", RCPT]);
     let out = support::run(&mut cmd, input, TIMEOUT);
     out.assert_success("mimeinject (reference run)");
     out.stdout
@@ -318,7 +335,7 @@ fn filter_delivery_line_is_mail_info_with_and_without_queue_id() {
     let reference = plain_filter(&input);
     let log = syslogd.dir.path().join("filter.log");
     let log_arg = log.to_str().unwrap().to_owned();
-    let root = files_root();
+    let root = syslogd.files_root();
 
     let out = syslogd.run(false, &["--root", &root, "--log-file", &log_arg, "--", RCPT], &input);
     out.assert_success("mimeinject");
@@ -352,7 +369,7 @@ fn filter_delivery_line_is_mail_info_with_and_without_queue_id() {
 fn filter_failure_is_mail_err_with_and_without_queue_id() {
     let Some(mut syslogd) = Syslogd::start() else { return };
     let input = message("missing-file.eml");
-    let root = files_root();
+    let root = syslogd.files_root();
 
     let out = syslogd.run(false, &["--root", &root, "--", RCPT], &input);
     assert_eq!(out.status.code(), Some(1), "the filter's failure exit code");
@@ -378,7 +395,7 @@ fn filter_failure_is_mail_err_with_and_without_queue_id() {
 fn deliver_lines_are_mail_info_and_mail_err() {
     let Some(mut syslogd) = Syslogd::start() else { return };
     let sink = SmtpSink::start();
-    let root = files_root();
+    let root = syslogd.files_root();
     let input = message("invoice.eml");
     let hop = format!("smtp:[127.0.0.1]:{}", sink.port());
     let deliver = |syslogd: &Syslogd, hop: &str, id: Option<&str>| {
@@ -440,7 +457,7 @@ fn deliver_lines_are_mail_info_and_mail_err() {
 #[test]
 fn unwritable_log_file_changes_no_outcome_and_is_named_in_syslog() {
     let Some(mut syslogd) = Syslogd::start() else { return };
-    let root = files_root();
+    let root = syslogd.files_root();
     let invoice = message("invoice.eml");
     let reference = plain_filter(&invoice);
     let missing_dir = syslogd.dir.path().join("no-such-dir/filter.log");
@@ -525,7 +542,7 @@ fn unreadable_root_refuses_the_message_and_names_the_reason() {
 #[test]
 fn one_pipe_for_stdout_and_stderr_keeps_every_line_out_of_the_mail() {
     let Some(mut syslogd) = Syslogd::start() else { return };
-    let root = files_root();
+    let root = syslogd.files_root();
     let invoice = message("invoice.eml");
     let reference = plain_filter(&invoice);
     let log = syslogd.dir.path().join("no-such-dir/filter.log");
