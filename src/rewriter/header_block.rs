@@ -121,7 +121,7 @@ fn is_field_name(name: &[u8]) -> bool {
 }
 
 /// How a line that is not a field is named in a one-line reason.
-fn shown(line: &[u8]) -> String {
+pub(super) fn shown(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(trim_eol(line));
     let short: String = text.chars().take(60).collect();
     let more = if short.len() < text.len() { "..." } else { "" };

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::header_block::{named, Field};
+use super::header_block::{named, shown, Field};
 use super::structure::classify;
 use super::{find_ci, starts_with_ci, trim, trim_eol, Next, PartCtx, Rewriter, State};
 use super::{Base64Body, BODY_LINE_PREFIX, STUB_TYPE};
@@ -57,6 +57,19 @@ fn mentions_stub_type(body: &[u8]) -> bool {
             .any(|w| find_ci(w, STUB_MARK).is_some())
 }
 
+/// The first line of a header block with a CR that is not part of a line ending, if any.
+/// RFC 5322 §2.2 allows CR only in CRLF; Python's `email` ends a line at a bare CR, while
+/// unfolding here keeps it inside the field, so the two would read such a stub's header
+/// differently. A CR at the very end of the block is the start of a line ending cut off by
+/// the end of the input, not an ambiguity.
+fn bare_cr_line(held: &[u8]) -> Option<&[u8]> {
+    let end = held.len().saturating_sub(1);
+    let i = memchr::memchr_iter(b'\r', &held[..end]).find(|&i| held[i + 1] != b'\n')?;
+    let start = held[..i].iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1);
+    let stop = memchr::memchr(b'\n', &held[i..]).map_or(held.len(), |n| i + n + 1);
+    Some(&held[start..stop])
+}
+
 /// Why a body-line placeholder next to other base64 data is refused (see [`Base64Body`]).
 const BODY_LINE_NOT_ALONE: &str = "a body-line placeholder must be the only content of its \
     base64 part: data around it would be decoded with the file's lines, and a decoder stops \
@@ -83,6 +96,13 @@ impl Rewriter {
             if let Some(d) = &self.defect {
                 return Err(Error::structure(format!(
                     "placeholder in a message with a defect: {d}"
+                )));
+            }
+            if let Some(line) = bare_cr_line(&self.held) {
+                return Err(Error::structure(format!(
+                    "a bare CR in the header line {} of a part that may be a stub: parsers \
+                     disagree whether it ends the line",
+                    shown(line)
                 )));
             }
         }
