@@ -5,10 +5,9 @@ use std::ops::Range;
 use memchr::memchr;
 
 use super::structure::{check_boundary, classify, Frame};
-use super::{starts_with_ci, trim, trim_eol, Base64Body, Next, PartCtx, Rewriter, State};
-use crate::encode::Eol;
+use super::{trim, Base64Body, Next, PartCtx, Rewriter, State};
 use crate::error::Error;
-use crate::params;
+use crate::mime::{params, starts_with_ci, trim_eol, Eol};
 
 /// Signature fields of a message's own header that cover its body: DKIM (RFC 6376) and ARC
 /// (RFC 8617). Checked in this order; the first found is named in the refusal.

@@ -35,15 +35,15 @@ mod stub;
 use memchr::memmem;
 
 use crate::config::{Config, Limits};
-use crate::encode::{encoded_len, Eol};
+use crate::encode::encoded_len;
 use crate::error::{Error, ErrorKind};
+use crate::mime::Eol;
 use crate::placeholder::{Form, Placeholder};
 
 use self::structure::Frame;
 use self::stub::Pending;
 
-/// The media type that marks a stub part.
-pub const STUB_TYPE: &str = "application/x-mimeinject";
+pub use crate::placeholder::STUB_TYPE;
 /// What starts a body-line placeholder.
 pub const BODY_LINE_PREFIX: &[u8] = b"mimeinject:";
 
@@ -362,24 +362,8 @@ fn count_out(written: &mut u64, limit: u64, n: u64) -> Result<(), Error> {
     Ok(())
 }
 
-fn trim_eol(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
 fn trim(s: &[u8]) -> &[u8] {
     s.trim_ascii()
-}
-
-fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
-    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
-}
-
-/// ASCII case-insensitive search for a lower-case `needle` starting with a letter.
-/// Where `needle` (lower-case ASCII) first occurs in `hay`, ignoring ASCII case.
-fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let (lo, up) = (needle[0], needle[0].to_ascii_uppercase());
-    memchr::memchr2_iter(lo, up, hay).find(|&i| starts_with_ci(&hay[i..], needle))
 }
 
 impl Limits {

@@ -3,9 +3,9 @@
 
 use memchr::memchr;
 
-use super::{find_ci, trim_eol, Next, PartCtx, Rewriter, State, BODY_LINE_PREFIX};
-use crate::encode::Eol;
+use super::{Next, PartCtx, Rewriter, State, BODY_LINE_PREFIX};
 use crate::error::Error;
+use crate::mime::{find_ci, trim_eol, Eol};
 
 /// An active multipart.
 #[derive(Debug)]

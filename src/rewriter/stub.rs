@@ -5,12 +5,13 @@ use std::ops::Range;
 
 use super::header_block::{named, shown, Field};
 use super::structure::classify;
-use super::{find_ci, starts_with_ci, trim, trim_eol, Next, PartCtx, Rewriter, State};
+use super::{trim, Next, PartCtx, Rewriter, State};
 use super::{Base64Body, BODY_LINE_PREFIX, STUB_TYPE};
-use crate::encode::Eol;
 use crate::error::{Error, ErrorKind};
-use crate::headers::{write_attachment_headers, AttachmentHeaders};
-use crate::params::{self, ContentDisposition, ContentType, ParamError, Params};
+use crate::mime::header::{write_attachment_headers, AttachmentHeaders};
+use crate::mime::params::{self, ContentDisposition, ContentType, ParamError, Params};
+use crate::mime::rfc2047::encoded_words_anywhere;
+use crate::mime::{find_ci, line_ending, starts_with_ci, trim_eol, Eol};
 use crate::placeholder::{self, Form, Parsed, Placeholder};
 
 /// A placeholder found, waiting for the driver.
@@ -34,17 +35,6 @@ pub(super) struct Pending {
 const CONTENT_FIELDS: &[&str] =
     &["content-type", "content-disposition", "content-transfer-encoding"];
 
-/// How `line` ends: CRLF, LF, or not at all (`None`).
-fn line_ending(line: &[u8]) -> Option<Eol> {
-    if line.ends_with(b"\r\n") {
-        Some(Eol::CrLf)
-    } else if line.ends_with(b"\n") {
-        Some(Eol::Lf)
-    } else {
-        None
-    }
-}
-
 /// The ASCII text that gives a stub away, in any case.
 const STUB_MARK: &[u8] = b"x-mimeinject";
 
@@ -52,7 +42,7 @@ const STUB_MARK: &[u8] = b"x-mimeinject";
 /// encoded-words (Django writes the whole value as one when a parameter is not ASCII).
 fn mentions_stub_type(body: &[u8]) -> bool {
     find_ci(body, STUB_MARK).is_some()
-        || params::encoded_words_anywhere(&String::from_utf8_lossy(body))
+        || encoded_words_anywhere(&String::from_utf8_lossy(body))
             .iter()
             .any(|w| find_ci(w, STUB_MARK).is_some())
 }
@@ -310,7 +300,12 @@ impl Rewriter {
         if self.found > self.config.limits.placeholders {
             return Err(Error::limit("placeholders", self.config.limits.placeholders as u64));
         }
-        match placeholder::from_params(params, content_disposition, form, &self.config) {
+        match placeholder::from_params(
+            params,
+            content_disposition,
+            form,
+            &self.config.placeholder_rules(),
+        ) {
             Ok(Parsed::Valid(p)) => {
                 self.next_placeholder = Some(p);
                 Ok(true)
