@@ -576,8 +576,9 @@ fn a_bare_cr_in_the_header_of_a_stub_is_refused() {
     ];
     for stub in stubs {
         for eol in ["\n", "\r\n"] {
-            let input = format!("Content-Type: multipart/mixed; boundary=b\n\n--b\n{stub}\n--b--\n")
-                .replace('\n', eol);
+            let input =
+                format!("Content-Type: multipart/mixed; boundary=b\n\n--b\n{stub}\n--b--\n")
+                    .replace('\n', eol);
             let input = input.as_bytes();
             for window in [0, 1 << 20] {
                 let config = Config::builder().preflight_window(window).build().unwrap();
