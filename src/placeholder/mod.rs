@@ -60,6 +60,10 @@ pub(crate) use parse::from_params;
 pub use sign::{SignedFields, SigningKey};
 pub use write::{format_placeholder_field, stub_field, STUB_TYPE};
 
+/// What starts a body-line placeholder (`mimeinject: path=…`), at the start of a line of a
+/// base64 body.
+pub const BODY_LINE_PREFIX: &[u8] = b"mimeinject:";
+
 /// Which of the two placeholder forms was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {

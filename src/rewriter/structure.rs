@@ -1,11 +1,25 @@
-//! Following the MIME tree: the stack of open multiparts, delimiter lines, the bodies
-//! between them, and what happens when the structure is lost (RFC 2046 §5.1).
+//! Following the MIME tree: header blocks held until their blank line, the stack of open
+//! multiparts, delimiter lines, the bodies between them, defects, and what happens when
+//! the structure is lost (RFC 2046 §5.1).
+//!
+//! [`Tree`] knows nothing of placeholders beyond where one could start: in a base64 body it
+//! hands back the spans of content ([`Next::Data`]) and the lines that start with
+//! [`BODY_LINE_PREFIX`] ([`Next::BodyLine`]) for the rewriter to judge.
 
-use memchr::memchr;
+use std::ops::Range;
 
-use super::{Next, PartCtx, Rewriter, State, BODY_LINE_PREFIX};
+use memchr::{memchr, memmem};
+
+use super::header_block::{fields, named, shown, Field};
+use crate::chain::Stage;
+use crate::config::Limits;
 use crate::error::Error;
-use crate::mime::{find_ci, trim_eol, Eol};
+use crate::mime::params::{self, ContentType, ParamError};
+use crate::mime::{find_ci, starts_with_ci, trim_eol, Eol};
+use crate::placeholder::BODY_LINE_PREFIX;
+
+/// Multiparts whose content is signed or encrypted as it is (RFC 1847).
+const SEALED_MULTIPARTS: &[&str] = &["multipart/signed", "multipart/encrypted"];
 
 /// An active multipart.
 #[derive(Debug)]
@@ -16,29 +30,284 @@ pub(super) struct Frame {
     pub(super) sealed: Option<&'static str>,
 }
 
-impl Rewriter {
-    /// Streams a body, stopping at delimiter lines and body-line placeholders.
+/// Where a header block sits in the tree.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PartCtx {
+    pub(super) top: bool,
+    pub(super) in_alternative: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum State {
+    /// Holding a header block.
+    Headers(PartCtx),
+    /// Streaming a body; `base64` says whether body-line placeholders count here.
+    Body { base64: bool },
+    /// Dropping a replaced stub's body up to the next delimiter; the replacing part's line
+    /// ending, for the one the delimiter needs.
+    Skip(Eol),
+    /// Structure lost: pass the rest, refusing anything that looks like a placeholder.
+    Opaque,
+    /// Finished.
+    Done,
+}
+
+/// What the tree (or the rewriter) decided about the front of the input, in terms that
+/// don't borrow. The last four are for the rewriter to resolve into one of the others.
+#[derive(Debug)]
+pub(super) enum Next {
+    /// Write this many input bytes as they are.
+    Pass(usize),
+    /// Consume this many input bytes and write nothing.
+    Drop(usize),
+    /// Consume this many input bytes and write [`Tree::out`].
+    Emit(usize),
+    /// Consume this many input bytes and ask for the pending attachment.
+    Attach(usize),
+    /// Consume this many input bytes and ask for more.
+    NeedInput(usize),
+    /// The message is done.
+    Finished,
+    /// Content of a base64 body, this many bytes, to be passed.
+    Data(usize),
+    /// A whole line of a base64 body, this long, that starts with [`BODY_LINE_PREFIX`].
+    BodyLine(usize),
+    /// The header block in [`Tree::held`] is complete after this many bytes.
+    HeaderBlock(usize),
+    /// The input ended: the last checks are due.
+    End,
+}
+
+/// A complete header block, read: its fields and what its content fields say.
+pub(super) struct Block {
+    pub(super) fields: Vec<Field>,
+    /// The bodies of its `Content-Type` fields, unfolded, in order.
+    pub(super) types: Vec<Vec<u8>>,
+    /// The first `Content-Type`, parsed.
+    pub(super) parsed: Option<Result<ContentType, ParamError>>,
+    /// Whether the first `Content-Transfer-Encoding` is base64.
+    pub(super) base64: bool,
+}
+
+impl Block {
+    /// Whether the first `Content-Type` is `media_type` (lower case), or, with `prefix`,
+    /// starts with it. One that does not parse is read by its text: whether it starts with
+    /// `media_type` in any case.
+    pub(super) fn type_is(&self, media_type: &str, prefix: bool) -> bool {
+        match &self.parsed {
+            Some(Ok(ct)) if prefix => ct.media_type.starts_with(media_type),
+            Some(Ok(ct)) => ct.media_type == media_type,
+            Some(Err(_)) => starts_with_ci(self.types[0].trim_ascii(), media_type.as_bytes()),
+            None => false,
+        }
+    }
+}
+
+/// The MIME tree of one message as it streams: see the [module docs](self).
+#[derive(Debug)]
+pub(super) struct Tree {
+    pub(super) state: State,
+    /// True when the first unconsumed byte starts a line.
+    pub(super) at_line_start: bool,
+    /// The message's line ending, from its first line.
+    eol: Option<Eol>,
+    /// The header block being collected; for a stub, kept until its header is generated.
+    pub(super) held: Vec<u8>,
+    /// Bytes handed out by the last step ([`Next::Emit`]); cleared at the next.
+    pub(super) out: Vec<u8>,
+    pub(super) stack: Vec<Frame>,
+    /// The first structural defect seen.
+    pub(super) defect: Option<String>,
+    /// Absolute offset of the first unconsumed input byte.
+    pub(super) offset: u64,
+    /// Absolute offset of the input handed to the current step of the loop.
+    pub(super) cursor: u64,
+    /// Absolute offset of the header block in `held`: errors about a part point there,
+    /// however the input was chunked.
+    pub(super) block_start: u64,
+    limits: Limits,
+    dash: memmem::Finder<'static>,
+    body_line: memmem::Finder<'static>,
+}
+
+impl Tree {
+    /// The tree of a message not yet seen, followed within `limits`.
+    pub(super) fn new(limits: Limits) -> Tree {
+        Tree {
+            state: State::Headers(PartCtx { top: true, in_alternative: false }),
+            at_line_start: true,
+            eol: None,
+            held: Vec::new(),
+            out: Vec::new(),
+            stack: Vec::new(),
+            defect: None,
+            offset: 0,
+            cursor: 0,
+            block_start: 0,
+            limits,
+            dash: memmem::Finder::new(b"\n--"),
+            body_line: memmem::Finder::new(b"\nmimeinject:"),
+        }
+    }
+
+    /// The message's line ending, from its first line (LF until that has been seen).
+    pub(super) fn message_eol(&self) -> Eol {
+        self.eol.unwrap_or(Eol::Lf)
+    }
+
+    /// Why the message's structure is not sound enough to replace a placeholder in it, at
+    /// its end: a defect seen, or a multipart never closed.
+    pub(super) fn check_sound(&self) -> Result<(), Error> {
+        if let Some(d) = &self.defect {
+            return Err(Error::structure(format!("placeholder in a message with a defect: {d}")));
+        }
+        if let Some(f) = self.stack.last() {
+            let b = String::from_utf8_lossy(&f.boundary);
+            return Err(Error::structure(format!("multipart {b:?} is never closed")));
+        }
+        Ok(())
+    }
+
+    /// Collects header lines into `held` until the blank line: [`Next::HeaderBlock`] once
+    /// the block is complete.
+    pub(super) fn headers(&mut self, input: &[u8], eof: bool) -> Result<Next, Error> {
+        let limit = self.limits.header_bytes;
+        let mut pos = 0;
+        loop {
+            if self.held.is_empty() {
+                self.block_start = self.cursor + pos as u64;
+            }
+            let rest = &input[pos..];
+            let line_len = match memchr(b'\n', rest) {
+                Some(i) => i + 1,
+                None if eof && !rest.is_empty() => rest.len(),
+                None if eof => return Ok(Next::HeaderBlock(pos)),
+                None => {
+                    if self.held.len() + rest.len() > limit {
+                        return self.lose_structure(pos, "header block too long");
+                    }
+                    return Ok(Next::NeedInput(pos));
+                }
+            };
+            let line = &rest[..line_len];
+            if self.eol.is_none() {
+                self.eol = Some(if line.ends_with(b"\r\n") { Eol::CrLf } else { Eol::Lf });
+            }
+            if self.held.len() + line.len() > limit {
+                return self.lose_structure(pos, "header block too long");
+            }
+            if line == b"\n" || line == b"\r\n" {
+                self.held.extend_from_slice(line);
+                return Ok(Next::HeaderBlock(pos + line_len));
+            }
+            if line.starts_with(b"--") && classify(line, &self.stack).is_some() {
+                // A delimiter before any blank line: the part had headers only.
+                return Ok(Next::HeaderBlock(pos));
+            }
+            self.held.extend_from_slice(line);
+            pos += line_len;
+        }
+    }
+
+    /// Runs the chain's header stages over the held top-level block.
+    pub(super) fn edit_top_headers(&mut self, stages: &[Stage]) {
+        let eol = self.message_eol();
+        let held = &self.held;
+        let blank = if held.ends_with(b"\r\n\r\n") || held == b"\r\n" {
+            2
+        } else if held.ends_with(b"\n\n") || held == b"\n" {
+            1
+        } else {
+            0
+        };
+        let mut block = held[..held.len() - blank].to_vec();
+        if !block.is_empty() && !block.ends_with(b"\n") {
+            block.extend_from_slice(eol.as_bytes());
+        }
+        for stage in stages {
+            stage.apply(&mut block, eol);
+        }
+        block.extend_from_slice(&held[held.len() - blank..]);
+        self.held = block;
+    }
+
+    /// Reads the complete header block in `held`. A line that is not a field is a defect.
+    pub(super) fn read_block(&mut self, top: bool) -> Block {
+        self.at_line_start = true;
+        let (fields, not_field) = fields(&self.held, top);
+        if let Some(line) = not_field {
+            let line = shown(&self.held[line]);
+            self.defect.get_or_insert_with(|| format!("the header line {line} is not a field"));
+        }
+        let held = &self.held;
+        let types = named(&fields, held, "content-type");
+        let cte = named(&fields, held, "content-transfer-encoding").into_iter().next();
+        let parsed = types.first().map(|v| params::parse_content_type(v));
+        let base64 = cte.is_some_and(|v| params::parse_mechanism(&v) == "base64");
+        Block { fields, types, parsed, base64 }
+    }
+
+    /// Starts the body of the part whose block was read: a multipart's, whose delimiters
+    /// are followed from now on, or a leaf's. Hands out the held block.
+    pub(super) fn open_part(&mut self, block: Block, consumed: usize) -> Result<Next, Error> {
+        if !block.type_is("multipart/", true) {
+            self.state = State::Body { base64: block.base64 };
+            return Ok(self.emit_held(consumed));
+        }
+        let ct = match block.parsed {
+            Some(Ok(ct)) => ct,
+            _ => return self.lose_structure(consumed, "unparseable multipart Content-Type"),
+        };
+        let boundary = match ct.params.get("boundary") {
+            Some(b) if !b.is_empty() => b.as_bytes().to_vec(),
+            _ => return self.lose_structure(consumed, "multipart without a boundary"),
+        };
+        if self.stack.len() >= self.limits.depth {
+            return self.lose_structure(consumed, "multipart nesting too deep");
+        }
+        if let Some(d) = check_boundary(&boundary, &self.stack) {
+            self.defect.get_or_insert(d);
+        }
+        let sealed = SEALED_MULTIPARTS.iter().find(|t| ct.media_type == **t).copied();
+        let alternative = ct.media_type == "multipart/alternative";
+        self.stack.push(Frame { boundary, alternative, sealed });
+        self.state = State::Body { base64: false };
+        Ok(self.emit_held(consumed))
+    }
+
+    /// Hands out the held block, consuming `consumed` bytes.
+    fn emit_held(&mut self, consumed: usize) -> Next {
+        self.out = std::mem::take(&mut self.held);
+        if self.out.is_empty() {
+            Next::Drop(consumed)
+        } else {
+            Next::Emit(consumed)
+        }
+    }
+
+    /// Streams a body, stopping at delimiter lines and, when `base64`, at lines that may be
+    /// body-line placeholders.
     pub(super) fn body(&mut self, input: &[u8], eof: bool, base64: bool) -> Result<Next, Error> {
         let dashes = !self.stack.is_empty();
-        let base64 = base64 && self.config.attachments();
         if !dashes && !base64 {
             // Nothing can happen before the end: pass everything.
             return Ok(if !input.is_empty() {
                 Next::Pass(input.len())
             } else if eof {
-                self.finish()?
+                Next::End
             } else {
                 Next::NeedInput(0)
             });
         }
         if input.is_empty() {
-            return if eof { self.finish() } else { Ok(Next::NeedInput(0)) };
+            return Ok(if eof { Next::End } else { Next::NeedInput(0) });
         }
         if self.at_line_start {
             if let Some(next) = self.line_start(input, eof, dashes, base64)? {
                 return Ok(next);
             }
         }
+        let pass = |n| if base64 { Next::Data(n) } else { Next::Pass(n) };
         // Find the next line that could matter; pass everything before it, its '\n' included.
         let mut hit = if dashes { self.dash.find(input) } else { None };
         if base64 {
@@ -49,21 +318,15 @@ impl Rewriter {
         }
         if let Some(i) = hit {
             self.at_line_start = true;
-            if base64 {
-                self.base64_data(&input[..=i])?;
-            }
-            return Ok(Next::Pass(i + 1));
+            return Ok(pass(i + 1));
         }
         let keep = if base64 { BODY_LINE_PREFIX.len() } else { 2 };
         let end = if eof { input.len() } else { input.len().saturating_sub(keep) };
         if end == 0 {
             return Ok(Next::NeedInput(0));
         }
-        if base64 {
-            self.base64_data(&input[..end])?;
-        }
         self.at_line_start = input[end - 1] == b'\n';
-        Ok(Next::Pass(end))
+        Ok(pass(end))
     }
 
     /// Looks at a line that starts at `input[0]`. `None`: it is ordinary.
@@ -88,7 +351,7 @@ impl Rewriter {
         if input.len() < longest && !eof {
             return Ok(Some(Next::NeedInput(0)));
         }
-        let limit = self.config.limits.line_bytes;
+        let limit = self.limits.line_bytes;
         let line_len = match memchr(b'\n', input) {
             Some(i) => i + 1,
             None if eof => input.len(),
@@ -111,17 +374,15 @@ impl Rewriter {
                 return Ok(Some(Next::Pass(line_len)));
             }
         }
-        if ph && line.starts_with(BODY_LINE_PREFIX) {
-            if let Some(next) = self.body_line(line)? {
-                return Ok(Some(next));
-            }
-        }
-        // An ordinary line: pass it whole.
-        if base64 {
-            self.base64_data(line)?;
-        }
         self.at_line_start = line.ends_with(b"\n");
-        Ok(Some(Next::Pass(line_len)))
+        Ok(Some(if ph && line.starts_with(BODY_LINE_PREFIX) {
+            Next::BodyLine(line_len)
+        } else if base64 {
+            Next::Data(line_len)
+        } else {
+            // An ordinary line: pass it whole.
+            Next::Pass(line_len)
+        }))
     }
 
     /// A delimiter line of the multipart at `depth` in the stack.
@@ -147,16 +408,16 @@ impl Rewriter {
     pub(super) fn skip(&mut self, input: &[u8], eof: bool, eol: Eol) -> Result<Next, Error> {
         if self.stack.is_empty() {
             // A top-level stub: its body runs to the end.
-            return if !input.is_empty() {
-                Ok(Next::Drop(input.len()))
+            return Ok(if !input.is_empty() {
+                Next::Drop(input.len())
             } else if eof {
-                self.finish()
+                Next::End
             } else {
-                Ok(Next::NeedInput(0))
-            };
+                Next::NeedInput(0)
+            });
         }
         if input.is_empty() {
-            return if eof { self.finish() } else { Ok(Next::NeedInput(0)) };
+            return Ok(if eof { Next::End } else { Next::NeedInput(0) });
         }
         if self.at_line_start {
             // The stub's body is empty, or its last line ending was dropped already: the
@@ -164,7 +425,7 @@ impl Rewriter {
             if input.len() < 2 && !eof {
                 return Ok(Next::NeedInput(0));
             }
-            match self.delimiter_at(input, eof)? {
+            match self.delimiter_at(input, eof) {
                 Some(true) => {
                     self.state = State::Body { base64: false };
                     self.out.extend_from_slice(eol.as_bytes());
@@ -178,7 +439,7 @@ impl Rewriter {
         let mut from = 0;
         while let Some(i) = self.dash.find(&input[from..]) {
             let nl = from + i;
-            match self.delimiter_at(&input[nl + 1..], eof)? {
+            match self.delimiter_at(&input[nl + 1..], eof) {
                 Some(true) => {
                     let eol_start = if nl > 0 && input[nl - 1] == b'\r' { nl - 1 } else { nl };
                     self.state = State::Body { base64: false };
@@ -200,19 +461,19 @@ impl Rewriter {
 
     /// Whether `input` starts with a complete delimiter line of the stack (`None`: can't
     /// tell yet).
-    fn delimiter_at(&self, input: &[u8], eof: bool) -> Result<Option<bool>, Error> {
+    fn delimiter_at(&self, input: &[u8], eof: bool) -> Option<bool> {
         let n = input.len().min(2);
         if input[..n] != b"--"[..n] {
-            return Ok(Some(false));
+            return Some(false);
         }
         // As in `line_start`: longer than the limit is never a delimiter, seen whole or not.
-        let limit = self.config.limits.line_bytes;
+        let limit = self.limits.line_bytes;
         match memchr(b'\n', input) {
-            Some(i) if i + 1 > limit => Ok(Some(false)),
-            Some(i) => Ok(Some(classify(&input[..=i], &self.stack).is_some())),
-            None if input.len() > limit => Ok(Some(false)),
-            None if eof => Ok(Some(classify(input, &self.stack).is_some())),
-            None => Ok(None),
+            Some(i) if i + 1 > limit => Some(false),
+            Some(i) => Some(classify(&input[..=i], &self.stack).is_some()),
+            None if input.len() > limit => Some(false),
+            None if eof => Some(classify(input, &self.stack).is_some()),
+            None => None,
         }
     }
 
@@ -220,7 +481,7 @@ impl Rewriter {
     pub(super) fn opaque(&mut self, input: &[u8], eof: bool) -> Result<Next, Error> {
         const MARK: &[u8] = b"mimeinject";
         if input.is_empty() {
-            return if eof { self.finish() } else { Ok(Next::NeedInput(0)) };
+            return Ok(if eof { Next::End } else { Next::NeedInput(0) });
         }
         if let Some(i) = find_ci(input, MARK) {
             let why = self.defect.clone().unwrap_or_default();
@@ -235,20 +496,33 @@ impl Rewriter {
     }
 
     /// Gives up on structure: what was held is passed on, and so is the rest.
-    pub(super) fn lose_structure(&mut self, consumed: usize, why: &str) -> Result<Next, Error> {
+    fn lose_structure(&mut self, consumed: usize, why: &str) -> Result<Next, Error> {
         if find_ci(&self.held, b"mimeinject").is_some() {
             return Err(Error::structure(format!("{why}, in a part that mentions mimeinject")));
         }
         self.defect.get_or_insert_with(|| why.to_owned());
         self.state = State::Opaque;
-        self.out = std::mem::take(&mut self.held);
-        Ok(if self.out.is_empty() { Next::Drop(consumed) } else { Next::Emit(consumed) })
+        Ok(self.emit_held(consumed))
+    }
+
+    /// The delimiter of `stack` that a line of `text` would read as, if any: the boundary
+    /// named in the reason when a generated header would cut its part short.
+    pub(super) fn delimiter_in(&self, text: &[u8]) -> Option<String> {
+        text.split(|&b| b == b'\n').find_map(|line| {
+            let (i, _) = classify(line, &self.stack)?;
+            Some(String::from_utf8_lossy(&self.stack[i].boundary).into_owned())
+        })
+    }
+
+    /// The held block's bytes in `range`.
+    pub(super) fn held(&self, range: Range<usize>) -> &[u8] {
+        &self.held[range]
     }
 }
 
 /// Whether `line` (line ending included or not) is a delimiter of a multipart in `stack`,
 /// innermost first: `--boundary`, optionally `--`, then only blanks (RFC 2046 §5.1.1).
-pub(super) fn classify(line: &[u8], stack: &[Frame]) -> Option<(usize, bool)> {
+fn classify(line: &[u8], stack: &[Frame]) -> Option<(usize, bool)> {
     let rest = trim_eol(line).strip_prefix(b"--")?;
     stack.iter().enumerate().rev().find_map(|(i, f)| {
         let tail = rest.strip_prefix(f.boundary.as_slice())?;
@@ -262,7 +536,7 @@ pub(super) fn classify(line: &[u8], stack: &[Frame]) -> Option<(usize, bool)> {
 
 /// RFC 2046 §5.1.1: 1 to 70 `bchars`, not ending in a space, and not a prefix of an
 /// enclosing boundary or the reverse.
-pub(super) fn check_boundary(b: &[u8], stack: &[Frame]) -> Option<String> {
+fn check_boundary(b: &[u8], stack: &[Frame]) -> Option<String> {
     let shown = String::from_utf8_lossy(b);
     let bchar = |c: u8| c.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&c);
     if b.len() > 70 {
