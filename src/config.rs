@@ -290,3 +290,23 @@ impl ConfigBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rcpt_is_never_a_variable() {
+        let e = Config::builder().var("rcpt", "a@b.test").build().unwrap_err().to_string();
+        assert!(e.contains("$pipe_addresses"), "{e}");
+        let both = Config::builder().recipients(["a@b.test"]).var("rcpt", "a@b.test").build();
+        assert!(both.is_err(), "not even when it equals the recipient");
+    }
+
+    #[test]
+    fn bad_variable_values_are_refused() {
+        for v in ["..", ".", "", "@", "@example.test", "user@", "a/b", "a\0b"] {
+            assert!(Config::builder().var("x", v).build().is_err(), "{v:?}");
+        }
+    }
+}

@@ -291,16 +291,10 @@ impl Tree {
         let dashes = !self.stack.is_empty();
         if !dashes && !base64 {
             // Nothing can happen before the end: pass everything.
-            return Ok(if !input.is_empty() {
-                Next::Pass(input.len())
-            } else if eof {
-                Next::End
-            } else {
-                Next::NeedInput(0)
-            });
+            return Ok(whole(input, eof, Next::Pass));
         }
         if input.is_empty() {
-            return Ok(if eof { Next::End } else { Next::NeedInput(0) });
+            return Ok(ended(eof));
         }
         if self.at_line_start {
             if let Some(next) = self.line_start(input, eof, dashes, base64)? {
@@ -408,16 +402,10 @@ impl Tree {
     pub(super) fn skip(&mut self, input: &[u8], eof: bool, eol: Eol) -> Result<Next, Error> {
         if self.stack.is_empty() {
             // A top-level stub: its body runs to the end.
-            return Ok(if !input.is_empty() {
-                Next::Drop(input.len())
-            } else if eof {
-                Next::End
-            } else {
-                Next::NeedInput(0)
-            });
+            return Ok(whole(input, eof, Next::Drop));
         }
         if input.is_empty() {
-            return Ok(if eof { Next::End } else { Next::NeedInput(0) });
+            return Ok(ended(eof));
         }
         if self.at_line_start {
             // The stub's body is empty, or its last line ending was dropped already: the
@@ -481,7 +469,7 @@ impl Tree {
     pub(super) fn opaque(&mut self, input: &[u8], eof: bool) -> Result<Next, Error> {
         const MARK: &[u8] = b"mimeinject";
         if input.is_empty() {
-            return Ok(if eof { Next::End } else { Next::NeedInput(0) });
+            return Ok(ended(eof));
         }
         if let Some(i) = find_ci(input, MARK) {
             let why = self.defect.clone().unwrap_or_default();
@@ -517,6 +505,24 @@ impl Tree {
     /// The held block's bytes in `range`.
     pub(super) fn held(&self, range: Range<usize>) -> &[u8] {
         &self.held[range]
+    }
+}
+
+/// All of `input` as `take` says, or, when there is none, [`ended`].
+fn whole(input: &[u8], eof: bool, take: fn(usize) -> Next) -> Next {
+    if input.is_empty() {
+        ended(eof)
+    } else {
+        take(input.len())
+    }
+}
+
+/// Nothing left to look at: the end of the message, or a wait for more input.
+fn ended(eof: bool) -> Next {
+    if eof {
+        Next::End
+    } else {
+        Next::NeedInput(0)
     }
 }
 
