@@ -3,8 +3,8 @@
 //!
 //! - [`params`]: reading field bodies, RFC 2045 §5.1 parameter syntax with RFC 822
 //!   comments, `Content-Type`, RFC 2183 `Content-Disposition`, `Content-Transfer-Encoding`.
-//! - [`rfc2231`]: parameter value continuations and charsets (RFC 2231 §3 and §4), both
-//!   ways.
+//! - `rfc2231` (private): parameter value continuations and charsets (RFC 2231 §3 and
+//!   §4), read by [`params`] and written by [`header`].
 //! - [`rfc2047`]: encoded-words (RFC 2047), both ways.
 //! - [`header`]: writing and folding header fields: the attachment part's header, the media
 //!   type guessed from a file name.
@@ -49,7 +49,7 @@ mod eol;
 pub mod header;
 pub mod params;
 pub mod rfc2047;
-pub mod rfc2231;
+mod rfc2231;
 pub(crate) mod token;
 
 pub use eol::Eol;

@@ -1,6 +1,6 @@
 //! Parsing MIME header field bodies: RFC 2045 §5.1 parameter syntax, RFC 822 comments,
 //! RFC 2183 `Content-Disposition`, with RFC 2231 continuations and charset decoding
-//! ([`super::rfc2231`]) and RFC 2047 encoded-words inside parameter values
+//! (`rfc2231`, private) and RFC 2047 encoded-words inside parameter values
 //! ([`super::rfc2047`]).
 //!
 //! The parser is lenient where real mail is sloppy but unambiguous, and strict

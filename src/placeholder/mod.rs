@@ -62,6 +62,11 @@ pub use write::{format_placeholder_field, stub_field, STUB_TYPE};
 
 /// What starts a body-line placeholder (`mimeinject: path=…`), at the start of a line of a
 /// base64 body.
+///
+/// ```
+/// let line = b"mimeinject: path=\"invoices/42.pdf\"\n";
+/// assert!(line.starts_with(mimeinject::placeholder::BODY_LINE_PREFIX));
+/// ```
 pub const BODY_LINE_PREFIX: &[u8] = b"mimeinject:";
 
 /// Which of the two placeholder forms was found.

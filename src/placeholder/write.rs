@@ -5,7 +5,12 @@ use super::sign::{SignedFields, SigningKey};
 use crate::mime::header::content_type_field;
 use crate::mime::Eol;
 
-/// The media type that marks a stub part.
+/// The media type that marks a stub part: `Content-Type: application/x-mimeinject; path=…`.
+///
+/// ```
+/// let field = mimeinject::placeholder::format_placeholder_field(&[("path", "a.pdf")], mimeinject::Eol::Lf);
+/// assert!(field.starts_with(&format!("Content-Type: {}", mimeinject::placeholder::STUB_TYPE)));
+/// ```
 pub const STUB_TYPE: &str = "application/x-mimeinject";
 
 /// The complete, folded `Content-Type: application/x-mimeinject; name=value; …`
