@@ -1,10 +1,71 @@
-//! Header blocks: their fields, unfolding, and the lines that are not fields.
+//! Header blocks: their fields, unfolding, the lines that are not fields, what their content
+//! fields say, and the header stages run over the message's own.
 
 use std::ops::Range;
 
 use memchr::memchr;
 
-use crate::mime::trim_eol;
+use crate::chain::Stage;
+use crate::mime::params::{self, ContentType, ParamError};
+use crate::mime::{starts_with_ci, trim_eol, Eol};
+
+/// A complete header block, read: its fields and what its content fields say.
+pub(super) struct Block {
+    pub(super) fields: Vec<Field>,
+    /// The bodies of its `Content-Type` fields, unfolded, in order.
+    pub(super) types: Vec<Vec<u8>>,
+    /// The first `Content-Type`, parsed.
+    pub(super) parsed: Option<Result<ContentType, ParamError>>,
+    /// Whether the first `Content-Transfer-Encoding` is base64.
+    pub(super) base64: bool,
+}
+
+impl Block {
+    /// Reads the complete header block `held` (the message's own when `top`), and shows the
+    /// first line that is not a field, if any.
+    pub(super) fn read(held: &[u8], top: bool) -> (Block, Option<String>) {
+        let (fields, not_field) = fields(held, top);
+        let not_field = not_field.map(|line| shown(&held[line]));
+        let types = named(&fields, held, "content-type");
+        let cte = named(&fields, held, "content-transfer-encoding").into_iter().next();
+        let parsed = types.first().map(|v| params::parse_content_type(v));
+        let base64 = cte.is_some_and(|v| params::parse_mechanism(&v) == "base64");
+        (Block { fields, types, parsed, base64 }, not_field)
+    }
+
+    /// Whether the first `Content-Type` is `media_type` (lower case), or, with `prefix`,
+    /// starts with it. One that does not parse is read by its text: whether it starts with
+    /// `media_type` in any case.
+    pub(super) fn type_is(&self, media_type: &str, prefix: bool) -> bool {
+        match &self.parsed {
+            Some(Ok(ct)) if prefix => ct.media_type.starts_with(media_type),
+            Some(Ok(ct)) => ct.media_type == media_type,
+            Some(Err(_)) => starts_with_ci(self.types[0].trim_ascii(), media_type.as_bytes()),
+            None => false,
+        }
+    }
+}
+
+/// `held`, a top-level header block, after the chain's header stages, each given the block
+/// without its blank line and with a line ending after its last field.
+pub(super) fn edit_block(held: &[u8], eol: Eol, stages: &[Stage]) -> Vec<u8> {
+    let blank = if held.ends_with(b"\r\n\r\n") || held == b"\r\n" {
+        2
+    } else if held.ends_with(b"\n\n") || held == b"\n" {
+        1
+    } else {
+        0
+    };
+    let mut block = held[..held.len() - blank].to_vec();
+    if !block.is_empty() && !block.ends_with(b"\n") {
+        block.extend_from_slice(eol.as_bytes());
+    }
+    for stage in stages {
+        stage.apply(&mut block, eol);
+    }
+    block.extend_from_slice(&held[held.len() - blank..]);
+    block
+}
 
 /// One header field of a held block.
 #[derive(Debug)]
@@ -59,7 +120,7 @@ pub(super) fn named(fields: &[Field], held: &[u8], name: &str) -> Vec<Vec<u8>> {
 /// One exception, in the message's own header (`top`): a first line starting with `From `
 /// is the Unix mbox envelope line (Postfix's pipe(8) writes it with `flags=F`; Python's
 /// `email` keeps it as the "unixfrom"). It is kept where it is, as if it were a field.
-pub(super) fn fields(held: &[u8], top: bool) -> (Vec<Field>, Option<Range<usize>>) {
+fn fields(held: &[u8], top: bool) -> (Vec<Field>, Option<Range<usize>>) {
     let mut out: Vec<Field> = Vec::new();
     let mut not_field = None;
     let mut pos = 0;

@@ -41,7 +41,7 @@ use crate::mime::Eol;
 use crate::placeholder::{Form, Placeholder};
 
 use self::placeholders::Placeholders;
-use self::structure::{Next, PartCtx, State, Tree};
+use self::structure::{Next, PartCtx, Tree};
 
 pub use crate::placeholder::{BODY_LINE_PREFIX, STUB_TYPE};
 
@@ -140,7 +140,7 @@ impl Rewriter {
     pub fn summary(&self) -> Summary {
         let attachments = self.placeholders.attached().to_vec();
         Summary {
-            bytes_in: self.tree.offset,
+            bytes_in: self.tree.offset(),
             bytes_out: self.written,
             replaced: attachments.len(),
             attachments,
@@ -154,31 +154,33 @@ impl Rewriter {
     /// Any reason to refuse the message: a malformed placeholder, an unsafe structure
     /// around one, a limit. The rewriter must not be used after an error.
     pub fn step<'a>(&'a mut self, input: &'a [u8], eof: bool) -> Result<Step<'a>, Error> {
-        self.tree.out.clear();
+        self.tree.begin_step();
         let mut dropped = 0;
         loop {
-            let at = self.tree.offset + dropped as u64;
-            self.tree.cursor = at;
-            let next = self.advance(&input[dropped..], eof).map_err(|e| e.at(at))?;
-            let (consumed, action) = match next {
+            let at = self.tree.offset() + dropped as u64;
+            let next = self.advance(&input[dropped..], eof, at).map_err(|e| e.at(at))?;
+            let n = match next {
                 Next::Drop(n) => {
                     dropped += n;
                     continue;
                 }
-                Next::Pass(n) => (n, Action::Write(&input[dropped..dropped + n])),
-                Next::Emit(n) => (n, Action::Write(&self.tree.out)),
-                Next::Attach(n) => {
-                    let p = self.placeholders.pending().expect("attach without pending");
-                    (n, Action::Attach(p))
-                }
-                Next::NeedInput(n) => (n, Action::NeedInput),
-                Next::Finished => (0, Action::Finished),
-                Next::Data(_) | Next::BodyLine(_) | Next::HeaderBlock(_) | Next::End => {
+                Next::Pass(n) | Next::Emit(n) | Next::Attach(n) | Next::NeedInput(n) => n,
+                Next::Finished => 0,
+                Next::Data(_) | Next::BodyLine(_) | Next::HeaderBlock(..) | Next::End => {
                     unreachable!("resolved by advance")
                 }
             };
-            let consumed = dropped + consumed;
-            self.tree.offset += consumed as u64;
+            let consumed = dropped + n;
+            self.tree.consume(consumed);
+            let action = match next {
+                Next::Pass(n) => Action::Write(&input[dropped..dropped + n]),
+                Next::Emit(_) => Action::Write(self.tree.out()),
+                Next::Attach(_) => {
+                    Action::Attach(self.placeholders.pending().expect("attach without pending"))
+                }
+                Next::NeedInput(_) => Action::NeedInput,
+                _ => Action::Finished,
+            };
             if let Action::Write(w) = &action {
                 count_out(&mut self.written, self.config.limits.output_bytes, w.len() as u64)?;
             }
@@ -195,7 +197,7 @@ impl Rewriter {
     pub fn begin_attachment(&mut self, len: u64) -> Result<&[u8], Error> {
         let eol = self.eol();
         let limits = self.config.limits;
-        let at = self.tree.offset;
+        let at = self.tree.offset();
         assert!(self.placeholders.pending().is_some(), "begin_attachment without Attach");
         if len > limits.attachment_bytes {
             return Err(Error::limit("attachment bytes", limits.attachment_bytes).at(at));
@@ -218,31 +220,22 @@ impl Rewriter {
     /// given to [`begin_attachment`](Self::begin_attachment): the file changed while it was
     /// read.
     pub fn end_attachment(&mut self, read: u64) -> Result<(), Error> {
-        let form = self.placeholders.end(read).map_err(|e| e.at(self.tree.offset))?;
+        let form = self.placeholders.end(read).map_err(|e| e.at(self.tree.offset()))?;
         if form == Form::Stub {
-            self.tree.held.clear();
+            self.tree.stub_replaced();
         }
         Ok(())
     }
 
     /// One decision about the front of `input`: the tree's, with what it found for the
     /// placeholders resolved.
-    fn advance(&mut self, input: &[u8], eof: bool) -> Result<Next, Error> {
-        let tree = &mut self.tree;
-        let next = match tree.state {
-            State::Headers(ctx) => match tree.headers(input, eof)? {
-                Next::HeaderBlock(n) => {
-                    let block_start = tree.block_start;
-                    return self.end_headers(ctx, n).map_err(|e| e.at(block_start));
-                }
-                next => next,
-            },
-            State::Body { base64 } => tree.body(input, eof, base64 && self.config.attachments())?,
-            State::Skip(eol) => tree.skip(input, eof, eol)?,
-            State::Opaque => tree.opaque(input, eof)?,
-            State::Done => Next::Finished,
-        };
-        Ok(match next {
+    fn advance(&mut self, input: &[u8], eof: bool, at: u64) -> Result<Next, Error> {
+        let base64_lines = self.config.attachments();
+        Ok(match self.tree.advance(input, eof, at, base64_lines)? {
+            Next::HeaderBlock(n, ctx) => {
+                let block_start = self.tree.block_start();
+                return self.end_headers(ctx, n).map_err(|e| e.at(block_start));
+            }
             Next::Data(n) => {
                 self.placeholders.base64_data(&input[..n])?;
                 Next::Pass(n)
@@ -274,7 +267,7 @@ impl Rewriter {
         if self.config.attachments() {
             let stub = self.placeholders.stub_part(&self.config, &self.tree, ctx, &block)?;
             if let Some(eol) = stub {
-                self.tree.state = State::Skip(eol);
+                self.tree.skip_stub(eol);
                 return Ok(Next::Attach(consumed));
             }
         }
@@ -289,7 +282,7 @@ impl Rewriter {
         if self.placeholders.any() {
             self.tree.check_sound()?;
         }
-        self.tree.state = State::Done;
+        self.tree.finish();
         Ok(Next::Finished)
     }
 }

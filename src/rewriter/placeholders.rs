@@ -7,8 +7,8 @@
 
 use std::ops::Range;
 
-use super::header_block::{named, shown};
-use super::structure::{Block, PartCtx, Tree};
+use super::header_block::{named, shown, Block};
+use super::structure::{PartCtx, Tree};
 use super::Attached;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
@@ -154,7 +154,7 @@ impl Placeholders {
     pub(super) fn top_header(&mut self, tree: &Tree, block: &Block) {
         self.top_signature = SIGNATURE_FIELDS
             .iter()
-            .find(|name| block.fields.iter().any(|f| f.is(&tree.held, name)))
+            .find(|name| block.fields.iter().any(|f| f.is(tree.held(), name)))
             .copied();
     }
 
@@ -174,11 +174,11 @@ impl Placeholders {
         ctx: PartCtx,
         block: &Block,
     ) -> Result<Option<Eol>, Error> {
-        let (fields, types, held) = (&block.fields, &block.types, &tree.held);
+        let (fields, types, held) = (&block.fields, &block.types, tree.held());
         let stub = block.type_is(STUB_TYPE, false);
         let mentioned = types.iter().any(|t| mentions_stub_type(t));
         if mentioned {
-            if let Some(d) = &tree.defect {
+            if let Some(d) = tree.defect() {
                 return Err(Error::structure(format!(
                     "placeholder in a message with a defect: {d}"
                 )));
@@ -350,7 +350,7 @@ impl Placeholders {
         };
         let (before, after) = pending.kept.split_at(pending.content_at);
         for r in before {
-            push_field(&mut self.generated, tree.held(r.clone()), eol);
+            push_field(&mut self.generated, &tree.held()[r.clone()], eol);
         }
         if pending.add_mime_version {
             self.generated.extend_from_slice(b"MIME-Version: 1.0");
@@ -359,10 +359,10 @@ impl Placeholders {
         write_attachment_headers(&h, eol, &mut self.generated)
             .map_err(|e| Error::placeholder(e.to_string()))?;
         for r in after {
-            push_field(&mut self.generated, tree.held(r.clone()), eol);
+            push_field(&mut self.generated, &tree.held()[r.clone()], eol);
         }
         self.generated.extend_from_slice(eol.as_bytes());
-        if let Some(b) = tree.delimiter_in(&self.generated) {
+        if let Some(b) = tree.stack().delimiter_in(&self.generated) {
             return Err(Error::structure(format!(
                 "a generated header line would read as the boundary {b:?}"
             )));
@@ -379,7 +379,7 @@ impl Placeholders {
     /// a DKIM or ARC signature (those cover the body). Only honoured placeholders are
     /// refused: one left as it is (unsigned, under `UnsignedPolicy::Pass`) changes nothing.
     fn check_unsealed(&self, tree: &Tree, form: Form) -> Result<(), Error> {
-        let reason = if let Some(t) = tree.stack.iter().find_map(|f| f.sealed) {
+        let reason = if let Some(t) = tree.stack().sealed() {
             let (what, when) = match t {
                 "multipart/signed" => ("signature", "signing"),
                 _ => ("encrypted content", "encrypting"),
@@ -413,7 +413,7 @@ impl Placeholders {
         content_disposition: Option<&ContentDisposition>,
         form: Form,
     ) -> Result<Option<Placeholder>, Error> {
-        if let Some(d) = &tree.defect {
+        if let Some(d) = tree.defect() {
             return Err(Error::structure(format!("placeholder in a message with a defect: {d}")));
         }
         self.found += 1;

@@ -6,28 +6,28 @@
 //! hands back the spans of content ([`Next::Data`]) and the lines that start with
 //! [`BODY_LINE_PREFIX`] ([`Next::BodyLine`]) for the rewriter to judge.
 
-use std::ops::Range;
-
 use memchr::{memchr, memmem};
 
-use super::header_block::{fields, named, shown, Field};
+use super::header_block::{edit_block, Block};
 use crate::chain::Stage;
 use crate::config::Limits;
 use crate::error::Error;
-use crate::mime::params::{self, ContentType, ParamError};
-use crate::mime::{find_ci, starts_with_ci, trim_eol, Eol};
+use crate::mime::{find_ci, trim_eol, Eol};
 use crate::placeholder::BODY_LINE_PREFIX;
+
+/// A placeholder for the part context in [`Next::HeaderBlock`] until `advance` fills it in.
+const NO_CTX: PartCtx = PartCtx { top: false, in_alternative: false };
 
 /// Multiparts whose content is signed or encrypted as it is (RFC 1847).
 const SEALED_MULTIPARTS: &[&str] = &["multipart/signed", "multipart/encrypted"];
 
 /// An active multipart.
 #[derive(Debug)]
-pub(super) struct Frame {
-    pub(super) boundary: Vec<u8>,
-    pub(super) alternative: bool,
+struct Frame {
+    boundary: Vec<u8>,
+    alternative: bool,
     /// `multipart/signed` or `multipart/encrypted`: its content must not change.
-    pub(super) sealed: Option<&'static str>,
+    sealed: Option<&'static str>,
 }
 
 /// Where a header block sits in the tree.
@@ -38,7 +38,7 @@ pub(super) struct PartCtx {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub(super) enum State {
+enum State {
     /// Holding a header block.
     Headers(PartCtx),
     /// Streaming a body; `base64` says whether body-line placeholders count here.
@@ -54,7 +54,7 @@ pub(super) enum State {
 
 /// What the tree (or the rewriter) decided about the front of the input, in terms that
 /// don't borrow. The last four are for the rewriter to resolve into one of the others.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(super) enum Next {
     /// Write this many input bytes as they are.
     Pass(usize),
@@ -72,59 +72,34 @@ pub(super) enum Next {
     Data(usize),
     /// A whole line of a base64 body, this long, that starts with [`BODY_LINE_PREFIX`].
     BodyLine(usize),
-    /// The header block in [`Tree::held`] is complete after this many bytes.
-    HeaderBlock(usize),
+    /// The header block the tree holds is complete after this many bytes; where it sits.
+    HeaderBlock(usize, PartCtx),
     /// The input ended: the last checks are due.
     End,
-}
-
-/// A complete header block, read: its fields and what its content fields say.
-pub(super) struct Block {
-    pub(super) fields: Vec<Field>,
-    /// The bodies of its `Content-Type` fields, unfolded, in order.
-    pub(super) types: Vec<Vec<u8>>,
-    /// The first `Content-Type`, parsed.
-    pub(super) parsed: Option<Result<ContentType, ParamError>>,
-    /// Whether the first `Content-Transfer-Encoding` is base64.
-    pub(super) base64: bool,
-}
-
-impl Block {
-    /// Whether the first `Content-Type` is `media_type` (lower case), or, with `prefix`,
-    /// starts with it. One that does not parse is read by its text: whether it starts with
-    /// `media_type` in any case.
-    pub(super) fn type_is(&self, media_type: &str, prefix: bool) -> bool {
-        match &self.parsed {
-            Some(Ok(ct)) if prefix => ct.media_type.starts_with(media_type),
-            Some(Ok(ct)) => ct.media_type == media_type,
-            Some(Err(_)) => starts_with_ci(self.types[0].trim_ascii(), media_type.as_bytes()),
-            None => false,
-        }
-    }
 }
 
 /// The MIME tree of one message as it streams: see the [module docs](self).
 #[derive(Debug)]
 pub(super) struct Tree {
-    pub(super) state: State,
+    state: State,
     /// True when the first unconsumed byte starts a line.
-    pub(super) at_line_start: bool,
+    at_line_start: bool,
     /// The message's line ending, from its first line.
     eol: Option<Eol>,
     /// The header block being collected; for a stub, kept until its header is generated.
-    pub(super) held: Vec<u8>,
+    held: Vec<u8>,
     /// Bytes handed out by the last step ([`Next::Emit`]); cleared at the next.
-    pub(super) out: Vec<u8>,
-    pub(super) stack: Vec<Frame>,
+    out: Vec<u8>,
+    stack: Stack,
     /// The first structural defect seen.
-    pub(super) defect: Option<String>,
+    defect: Option<String>,
     /// Absolute offset of the first unconsumed input byte.
-    pub(super) offset: u64,
-    /// Absolute offset of the input handed to the current step of the loop.
-    pub(super) cursor: u64,
+    offset: u64,
+    /// Absolute offset of the input handed to the current `advance`.
+    cursor: u64,
     /// Absolute offset of the header block in `held`: errors about a part point there,
     /// however the input was chunked.
-    pub(super) block_start: u64,
+    block_start: u64,
     limits: Limits,
     dash: memmem::Finder<'static>,
     body_line: memmem::Finder<'static>,
@@ -139,7 +114,7 @@ impl Tree {
             eol: None,
             held: Vec::new(),
             out: Vec::new(),
-            stack: Vec::new(),
+            stack: Stack(Vec::new()),
             defect: None,
             offset: 0,
             cursor: 0,
@@ -155,13 +130,91 @@ impl Tree {
         self.eol.unwrap_or(Eol::Lf)
     }
 
+    /// Absolute offset of the first unconsumed input byte.
+    pub(super) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Absolute offset of the header block held: errors about a part point there.
+    pub(super) fn block_start(&self) -> u64 {
+        self.block_start
+    }
+
+    /// The header block held (for a stub, until its replacement's header is written).
+    pub(super) fn held(&self) -> &[u8] {
+        &self.held
+    }
+
+    /// The first structural defect seen, if any.
+    pub(super) fn defect(&self) -> Option<&str> {
+        self.defect.as_deref()
+    }
+
+    /// The multiparts open around the front of the input.
+    pub(super) fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    /// Bytes to hand out for [`Next::Emit`].
+    pub(super) fn out(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// A new step of the loop: nothing emitted yet.
+    pub(super) fn begin_step(&mut self) {
+        self.out.clear();
+    }
+
+    /// `n` more input bytes consumed.
+    pub(super) fn consume(&mut self, n: usize) {
+        self.offset += n as u64;
+    }
+
+    /// The stub whose header block is held is being replaced: its body is dropped up to the
+    /// next delimiter, which gets `eol` if the body lacks one.
+    pub(super) fn skip_stub(&mut self, eol: Eol) {
+        self.state = State::Skip(eol);
+    }
+
+    /// The stub's replacement is written: its held block is no longer needed.
+    pub(super) fn stub_replaced(&mut self) {
+        self.held.clear();
+    }
+
+    /// The message is done.
+    pub(super) fn finish(&mut self) {
+        self.state = State::Done;
+    }
+
+    /// Looks at the front of `input`, which starts at absolute offset `at`. `base64_lines`
+    /// says whether body-line placeholders are looked for in base64 bodies.
+    pub(super) fn advance(
+        &mut self,
+        input: &[u8],
+        eof: bool,
+        at: u64,
+        base64_lines: bool,
+    ) -> Result<Next, Error> {
+        self.cursor = at;
+        match self.state {
+            State::Headers(ctx) => Ok(match self.headers(input, eof)? {
+                Next::HeaderBlock(n, _) => Next::HeaderBlock(n, ctx),
+                next => next,
+            }),
+            State::Body { base64 } => self.body(input, eof, base64 && base64_lines),
+            State::Skip(eol) => self.skip(input, eof, eol),
+            State::Opaque => self.opaque(input, eof),
+            State::Done => Ok(Next::Finished),
+        }
+    }
+
     /// Why the message's structure is not sound enough to replace a placeholder in it, at
     /// its end: a defect seen, or a multipart never closed.
     pub(super) fn check_sound(&self) -> Result<(), Error> {
         if let Some(d) = &self.defect {
             return Err(Error::structure(format!("placeholder in a message with a defect: {d}")));
         }
-        if let Some(f) = self.stack.last() {
+        if let Some(f) = self.stack.0.last() {
             let b = String::from_utf8_lossy(&f.boundary);
             return Err(Error::structure(format!("multipart {b:?} is never closed")));
         }
@@ -170,7 +223,7 @@ impl Tree {
 
     /// Collects header lines into `held` until the blank line: [`Next::HeaderBlock`] once
     /// the block is complete.
-    pub(super) fn headers(&mut self, input: &[u8], eof: bool) -> Result<Next, Error> {
+    fn headers(&mut self, input: &[u8], eof: bool) -> Result<Next, Error> {
         let limit = self.limits.header_bytes;
         let mut pos = 0;
         loop {
@@ -181,7 +234,7 @@ impl Tree {
             let line_len = match memchr(b'\n', rest) {
                 Some(i) => i + 1,
                 None if eof && !rest.is_empty() => rest.len(),
-                None if eof => return Ok(Next::HeaderBlock(pos)),
+                None if eof => return Ok(Next::HeaderBlock(pos, NO_CTX)),
                 None => {
                     if self.held.len() + rest.len() > limit {
                         return self.lose_structure(pos, "header block too long");
@@ -198,11 +251,11 @@ impl Tree {
             }
             if line == b"\n" || line == b"\r\n" {
                 self.held.extend_from_slice(line);
-                return Ok(Next::HeaderBlock(pos + line_len));
+                return Ok(Next::HeaderBlock(pos + line_len, NO_CTX));
             }
-            if line.starts_with(b"--") && classify(line, &self.stack).is_some() {
+            if line.starts_with(b"--") && self.stack.classify(line).is_some() {
                 // A delimiter before any blank line: the part had headers only.
-                return Ok(Next::HeaderBlock(pos));
+                return Ok(Next::HeaderBlock(pos, NO_CTX));
             }
             self.held.extend_from_slice(line);
             pos += line_len;
@@ -211,40 +264,17 @@ impl Tree {
 
     /// Runs the chain's header stages over the held top-level block.
     pub(super) fn edit_top_headers(&mut self, stages: &[Stage]) {
-        let eol = self.message_eol();
-        let held = &self.held;
-        let blank = if held.ends_with(b"\r\n\r\n") || held == b"\r\n" {
-            2
-        } else if held.ends_with(b"\n\n") || held == b"\n" {
-            1
-        } else {
-            0
-        };
-        let mut block = held[..held.len() - blank].to_vec();
-        if !block.is_empty() && !block.ends_with(b"\n") {
-            block.extend_from_slice(eol.as_bytes());
-        }
-        for stage in stages {
-            stage.apply(&mut block, eol);
-        }
-        block.extend_from_slice(&held[held.len() - blank..]);
-        self.held = block;
+        self.held = edit_block(&self.held, self.message_eol(), stages);
     }
 
     /// Reads the complete header block in `held`. A line that is not a field is a defect.
     pub(super) fn read_block(&mut self, top: bool) -> Block {
         self.at_line_start = true;
-        let (fields, not_field) = fields(&self.held, top);
+        let (block, not_field) = Block::read(&self.held, top);
         if let Some(line) = not_field {
-            let line = shown(&self.held[line]);
             self.defect.get_or_insert_with(|| format!("the header line {line} is not a field"));
         }
-        let held = &self.held;
-        let types = named(&fields, held, "content-type");
-        let cte = named(&fields, held, "content-transfer-encoding").into_iter().next();
-        let parsed = types.first().map(|v| params::parse_content_type(v));
-        let base64 = cte.is_some_and(|v| params::parse_mechanism(&v) == "base64");
-        Block { fields, types, parsed, base64 }
+        block
     }
 
     /// Starts the body of the part whose block was read: a multipart's, whose delimiters
@@ -262,15 +292,15 @@ impl Tree {
             Some(b) if !b.is_empty() => b.as_bytes().to_vec(),
             _ => return self.lose_structure(consumed, "multipart without a boundary"),
         };
-        if self.stack.len() >= self.limits.depth {
+        if self.stack.0.len() >= self.limits.depth {
             return self.lose_structure(consumed, "multipart nesting too deep");
         }
-        if let Some(d) = check_boundary(&boundary, &self.stack) {
+        if let Some(d) = self.stack.check_boundary(&boundary) {
             self.defect.get_or_insert(d);
         }
         let sealed = SEALED_MULTIPARTS.iter().find(|t| ct.media_type == **t).copied();
         let alternative = ct.media_type == "multipart/alternative";
-        self.stack.push(Frame { boundary, alternative, sealed });
+        self.stack.0.push(Frame { boundary, alternative, sealed });
         self.state = State::Body { base64: false };
         Ok(self.emit_held(consumed))
     }
@@ -287,8 +317,8 @@ impl Tree {
 
     /// Streams a body, stopping at delimiter lines and, when `base64`, at lines that may be
     /// body-line placeholders.
-    pub(super) fn body(&mut self, input: &[u8], eof: bool, base64: bool) -> Result<Next, Error> {
-        let dashes = !self.stack.is_empty();
+    fn body(&mut self, input: &[u8], eof: bool, base64: bool) -> Result<Next, Error> {
+        let dashes = !self.stack.0.is_empty();
         if !dashes && !base64 {
             // Nothing can happen before the end: pass everything.
             return Ok(whole(input, eof, Next::Pass));
@@ -363,7 +393,7 @@ impl Tree {
         // A line longer than the limit is never a delimiter, however it arrived: in pieces it
         // was declared ordinary above before its end was seen.
         if dash && line_len <= limit {
-            if let Some((depth, close)) = classify(line, &self.stack) {
+            if let Some((depth, close)) = self.stack.classify(line) {
                 self.delimiter(depth, close);
                 return Ok(Some(Next::Pass(line_len)));
             }
@@ -381,26 +411,26 @@ impl Tree {
 
     /// A delimiter line of the multipart at `depth` in the stack.
     fn delimiter(&mut self, depth: usize, close: bool) {
-        if depth + 1 < self.stack.len() {
+        if depth + 1 < self.stack.0.len() {
             self.defect.get_or_insert_with(|| {
                 "an outer boundary ends a multipart that was never closed".to_owned()
             });
-            self.stack.truncate(depth + 1);
+            self.stack.0.truncate(depth + 1);
         }
         self.at_line_start = true;
         if close {
-            self.stack.pop();
+            self.stack.0.pop();
             self.state = State::Body { base64: false };
         } else {
-            let in_alternative = self.stack[depth].alternative;
+            let in_alternative = self.stack.0[depth].alternative;
             self.state = State::Headers(PartCtx { top: false, in_alternative });
         }
     }
 
     /// Drops a replaced stub's body, keeping the line ending that belongs to the next
     /// delimiter (RFC 2046: the CRLF before `--boundary` is part of the delimiter).
-    pub(super) fn skip(&mut self, input: &[u8], eof: bool, eol: Eol) -> Result<Next, Error> {
-        if self.stack.is_empty() {
+    fn skip(&mut self, input: &[u8], eof: bool, eol: Eol) -> Result<Next, Error> {
+        if self.stack.0.is_empty() {
             // A top-level stub: its body runs to the end.
             return Ok(whole(input, eof, Next::Drop));
         }
@@ -413,7 +443,7 @@ impl Tree {
             if input.len() < 2 && !eof {
                 return Ok(Next::NeedInput(0));
             }
-            match self.delimiter_at(input, eof) {
+            match self.stack.delimiter_at(input, eof, self.limits.line_bytes) {
                 Some(true) => {
                     self.state = State::Body { base64: false };
                     self.out.extend_from_slice(eol.as_bytes());
@@ -427,7 +457,7 @@ impl Tree {
         let mut from = 0;
         while let Some(i) = self.dash.find(&input[from..]) {
             let nl = from + i;
-            match self.delimiter_at(&input[nl + 1..], eof) {
+            match self.stack.delimiter_at(&input[nl + 1..], eof, self.limits.line_bytes) {
                 Some(true) => {
                     let eol_start = if nl > 0 && input[nl - 1] == b'\r' { nl - 1 } else { nl };
                     self.state = State::Body { base64: false };
@@ -447,26 +477,8 @@ impl Tree {
         Ok(if end > 0 { Next::Drop(end) } else { Next::NeedInput(0) })
     }
 
-    /// Whether `input` starts with a complete delimiter line of the stack (`None`: can't
-    /// tell yet).
-    fn delimiter_at(&self, input: &[u8], eof: bool) -> Option<bool> {
-        let n = input.len().min(2);
-        if input[..n] != b"--"[..n] {
-            return Some(false);
-        }
-        // As in `line_start`: longer than the limit is never a delimiter, seen whole or not.
-        let limit = self.limits.line_bytes;
-        match memchr(b'\n', input) {
-            Some(i) if i + 1 > limit => Some(false),
-            Some(i) => Some(classify(&input[..=i], &self.stack).is_some()),
-            None if input.len() > limit => Some(false),
-            None if eof => Some(classify(input, &self.stack).is_some()),
-            None => None,
-        }
-    }
-
     /// Passes everything, refusing anything that looks like a placeholder.
-    pub(super) fn opaque(&mut self, input: &[u8], eof: bool) -> Result<Next, Error> {
+    fn opaque(&mut self, input: &[u8], eof: bool) -> Result<Next, Error> {
         const MARK: &[u8] = b"mimeinject";
         if input.is_empty() {
             return Ok(ended(eof));
@@ -492,20 +504,6 @@ impl Tree {
         self.state = State::Opaque;
         Ok(self.emit_held(consumed))
     }
-
-    /// The delimiter of `stack` that a line of `text` would read as, if any: the boundary
-    /// named in the reason when a generated header would cut its part short.
-    pub(super) fn delimiter_in(&self, text: &[u8]) -> Option<String> {
-        text.split(|&b| b == b'\n').find_map(|line| {
-            let (i, _) = classify(line, &self.stack)?;
-            Some(String::from_utf8_lossy(&self.stack[i].boundary).into_owned())
-        })
-    }
-
-    /// The held block's bytes in `range`.
-    pub(super) fn held(&self, range: Range<usize>) -> &[u8] {
-        &self.held[range]
-    }
 }
 
 /// All of `input` as `take` says, or, when there is none, [`ended`].
@@ -526,35 +524,72 @@ fn ended(eof: bool) -> Next {
     }
 }
 
-/// Whether `line` (line ending included or not) is a delimiter of a multipart in `stack`,
-/// innermost first: `--boundary`, optionally `--`, then only blanks (RFC 2046 §5.1.1).
-fn classify(line: &[u8], stack: &[Frame]) -> Option<(usize, bool)> {
-    let rest = trim_eol(line).strip_prefix(b"--")?;
-    stack.iter().enumerate().rev().find_map(|(i, f)| {
-        let tail = rest.strip_prefix(f.boundary.as_slice())?;
-        let (close, tail) = match tail.strip_prefix(b"--") {
-            Some(t) => (true, t),
-            None => (false, tail),
-        };
-        tail.iter().all(|&b| b == b' ' || b == b'\t').then_some((i, close))
-    })
-}
+/// The multiparts open around the front of the input, outermost first.
+#[derive(Debug)]
+pub(super) struct Stack(Vec<Frame>);
 
-/// RFC 2046 §5.1.1: 1 to 70 `bchars`, not ending in a space, and not a prefix of an
-/// enclosing boundary or the reverse.
-fn check_boundary(b: &[u8], stack: &[Frame]) -> Option<String> {
-    let shown = String::from_utf8_lossy(b);
-    let bchar = |c: u8| c.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&c);
-    if b.len() > 70 {
-        return Some(format!("boundary {shown:?} is longer than 70 characters"));
+impl Stack {
+    /// The outermost open multipart whose content must not change (RFC 1847), if any.
+    pub(super) fn sealed(&self) -> Option<&'static str> {
+        self.0.iter().find_map(|f| f.sealed)
     }
-    if !b.iter().all(|&c| bchar(c)) || b.ends_with(b" ") {
-        return Some(format!("boundary {shown:?} has characters RFC 2046 does not allow"));
+
+    /// The boundary of the stack that a line of `text` would read as, if any: the boundary
+    /// named in the reason when a generated header would cut its part short.
+    pub(super) fn delimiter_in(&self, text: &[u8]) -> Option<String> {
+        text.split(|&b| b == b'\n').find_map(|line| {
+            let (i, _) = self.classify(line)?;
+            Some(String::from_utf8_lossy(&self.0[i].boundary).into_owned())
+        })
     }
-    stack.iter().find(|f| f.boundary.starts_with(b) || b.starts_with(&f.boundary)).map(|f| {
-        format!(
-            "boundary {shown:?} and the enclosing {:?}: one is a prefix of the other",
-            String::from_utf8_lossy(&f.boundary)
-        )
-    })
+
+    /// Whether `input` starts with a complete delimiter line of the stack, no longer than
+    /// `limit` (`None`: can't tell yet).
+    pub(super) fn delimiter_at(&self, input: &[u8], eof: bool, limit: usize) -> Option<bool> {
+        let n = input.len().min(2);
+        if input[..n] != b"--"[..n] {
+            return Some(false);
+        }
+        // As in `line_start`: longer than the limit is never a delimiter, seen whole or not.
+        match memchr(b'\n', input) {
+            Some(i) if i + 1 > limit => Some(false),
+            Some(i) => Some(self.classify(&input[..=i]).is_some()),
+            None if input.len() > limit => Some(false),
+            None if eof => Some(self.classify(input).is_some()),
+            None => None,
+        }
+    }
+
+    /// Whether `line` (line ending included or not) is a delimiter of a multipart in the stack,
+    /// innermost first: `--boundary`, optionally `--`, then only blanks (RFC 2046 §5.1.1).
+    pub(super) fn classify(&self, line: &[u8]) -> Option<(usize, bool)> {
+        let rest = trim_eol(line).strip_prefix(b"--")?;
+        self.0.iter().enumerate().rev().find_map(|(i, f)| {
+            let tail = rest.strip_prefix(f.boundary.as_slice())?;
+            let (close, tail) = match tail.strip_prefix(b"--") {
+                Some(t) => (true, t),
+                None => (false, tail),
+            };
+            tail.iter().all(|&b| b == b' ' || b == b'\t').then_some((i, close))
+        })
+    }
+
+    /// RFC 2046 §5.1.1: 1 to 70 `bchars`, not ending in a space, and not a prefix of an
+    /// enclosing boundary or the reverse.
+    fn check_boundary(&self, b: &[u8]) -> Option<String> {
+        let shown = String::from_utf8_lossy(b);
+        let bchar = |c: u8| c.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&c);
+        if b.len() > 70 {
+            return Some(format!("boundary {shown:?} is longer than 70 characters"));
+        }
+        if !b.iter().all(|&c| bchar(c)) || b.ends_with(b" ") {
+            return Some(format!("boundary {shown:?} has characters RFC 2046 does not allow"));
+        }
+        self.0.iter().find(|f| f.boundary.starts_with(b) || b.starts_with(&f.boundary)).map(|f| {
+            format!(
+                "boundary {shown:?} and the enclosing {:?}: one is a prefix of the other",
+                String::from_utf8_lossy(&f.boundary)
+            )
+        })
+    }
 }
