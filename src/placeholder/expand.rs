@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::Vars;
+use super::{Refusal, Vars};
 
 /// The name of the variable that holds the delivery's single recipient.
 pub(crate) const RCPT: &str = "rcpt";
@@ -17,24 +17,26 @@ pub(crate) const RCPT: &str = "rcpt";
 /// [`crate::ConfigBuilder::var`]. A value that could move the path (empty, `.`, `..`, `/`,
 /// NUL) is refused. A path without `{`/`}` is returned as it is, whatever the recipients.
 ///
-/// `Err` is the one-line reason.
-pub(crate) fn expand(path: &str, vars: &Vars<'_>) -> Result<String, String> {
+/// `Err` is the one-line reason: [`Refusal::Malformed`] when the path itself is wrong (empty,
+/// unmatched braces), [`Refusal::Variable`] when a `{NAME}` has no usable value in this
+/// delivery, which the transport's configuration decides.
+pub(crate) fn expand(path: &str, vars: &Vars<'_>) -> Result<String, Refusal> {
     if path.is_empty() {
-        return Err("empty path".into());
+        return Err(Refusal::Malformed("empty path".into()));
     }
     let mut out = String::with_capacity(path.len());
     let mut rest = path;
     while let Some(open) = rest.find(['{', '}']) {
         out.push_str(&rest[..open]);
         if rest.as_bytes()[open] == b'}' {
-            return Err("unmatched '}' in path".into());
+            return Err(Refusal::Malformed("unmatched '}' in path".into()));
         }
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else {
-            return Err("unmatched '{' in path".into());
+            return Err(Refusal::Malformed("unmatched '{' in path".into()));
         };
         let name = &after[..close];
-        out.push_str(&value(name, vars)?);
+        out.push_str(&value(name, vars).map_err(Refusal::Variable)?);
         rest = &after[close + 1..];
     }
     out.push_str(rest);

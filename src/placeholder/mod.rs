@@ -94,6 +94,30 @@ pub struct Placeholder {
     pub disposition: Disposition,
 }
 
+/// Why a placeholder was refused, by what is at fault: the message, its signature, or the
+/// delivery's variables. Each becomes its own [`crate::ErrorKind`], with its own
+/// [`crate::Class`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The placeholder itself is wrong: its syntax, parameters or values.
+    Malformed(String),
+    /// Its signature is missing or does not match the key.
+    Signature(String),
+    /// Its path uses a `{NAME}` that has no usable value in this delivery (not set, no
+    /// recipient or several, a value that cannot be part of a path).
+    Variable(String),
+}
+
+impl Refusal {
+    /// The one-line reason, whatever the fault.
+    #[cfg(test)]
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            Refusal::Malformed(r) | Refusal::Signature(r) | Refusal::Variable(r) => r,
+        }
+    }
+}
+
 /// The outcome of reading a placeholder's parameters.
 #[derive(Debug)]
 pub(crate) enum Parsed {

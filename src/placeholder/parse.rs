@@ -3,7 +3,7 @@
 
 use super::expand::expand;
 use super::sign::SignedFields;
-use super::{Disposition, Form, Parsed, Placeholder, Rules, UnsignedPolicy};
+use super::{Disposition, Form, Parsed, Placeholder, Refusal, Rules, UnsignedPolicy};
 use crate::mime::header::{check_filename, guess_media_type, media_type_essence};
 use crate::mime::params::{ContentDisposition, Params};
 
@@ -11,14 +11,14 @@ const KNOWN: &[&str] = &["path", "filename", "type", "disposition", "sig", "name
 
 /// Reads a placeholder from its parameters and, for a stub, its `Content-Disposition`
 /// field (see the [module docs](super) for which source wins). `Err` carries a one-line
-/// reason and whether it is a signature problem.
+/// reason and what is at fault.
 pub(crate) fn from_params(
     params: &Params,
     content_disposition: Option<&ContentDisposition>,
     form: Form,
     rules: &Rules<'_>,
-) -> Result<Parsed, (bool, String)> {
-    let bad = |r: String| Err((false, r));
+) -> Result<Parsed, Refusal> {
+    let bad = |r: String| Err(Refusal::Malformed(r));
     for (name, value) in &params.0 {
         if !KNOWN.contains(&name.as_str()) {
             return bad(format!("unknown parameter {name:?}"));
@@ -27,12 +27,12 @@ pub(crate) fn from_params(
             return bad(format!("parameter {name:?} contains a control character"));
         }
     }
-    let decoded = |params: &Params, name: &str| -> Result<Option<String>, (bool, String)> {
+    let decoded = |params: &Params, name: &str| -> Result<Option<String>, Refusal> {
         match params.get_decoded(name) {
             None => Ok(None),
-            Some(Err(e)) => Err((false, e.to_string())),
+            Some(Err(e)) => Err(Refusal::Malformed(e.to_string())),
             Some(Ok(v)) if v.chars().any(char::is_control) => {
-                Err((false, format!("parameter {name:?} contains a control character")))
+                Err(Refusal::Malformed(format!("parameter {name:?} contains a control character")))
             }
             Some(Ok(v)) => Ok(Some(v)),
         }
@@ -43,8 +43,10 @@ pub(crate) fn from_params(
     let raw_filename = match decoded(params, "filename")? {
         Some(f) => Some(f),
         None => match content_disposition {
-            Some(cd) => decoded(&cd.params, "filename")
-                .map_err(|(s, r)| (s, format!("Content-Disposition: {r}")))?,
+            Some(cd) => decoded(&cd.params, "filename").map_err(|e| match e {
+                Refusal::Malformed(r) => Refusal::Malformed(format!("Content-Disposition: {r}")),
+                other => other,
+            })?,
             None => None,
         },
     };
@@ -65,13 +67,13 @@ pub(crate) fn from_params(
         };
         if let Some(reason) = verdict {
             return match rules.unsigned {
-                UnsignedPolicy::Fail => Err((true, reason.to_owned())),
+                UnsignedPolicy::Fail => Err(Refusal::Signature(reason.to_owned())),
                 UnsignedPolicy::Pass => Ok(Parsed::Unsigned),
             };
         }
     }
 
-    let path = expand(&raw_path, &rules.vars).map_err(|r| (false, r))?;
+    let path = expand(&raw_path, &rules.vars)?;
     let filename = match raw_filename {
         Some(f) if f.is_empty() => return bad("empty filename".into()),
         Some(f) => f,
@@ -81,21 +83,22 @@ pub(crate) fn from_params(
         return bad("path ends in '/'".into());
     }
     let media_type = match raw_type {
-        Some(t) => {
-            media_type_essence(t).map_err(|_| (false, format!("type {t:?} is not type/subtype")))?
+        Some(t) => media_type_essence(t)
+            .map_err(|_| Refusal::Malformed(format!("type {t:?} is not type/subtype")))?,
+        None => {
+            media_type_essence(guess_media_type(&filename)).map_err(|e| Refusal::Malformed(e.0))?
         }
-        None => media_type_essence(guess_media_type(&filename)).map_err(|e| (false, e.0))?,
     };
     let disposition = match (raw_disposition, content_disposition) {
-        (Some(d), _) => parse_disposition(d)
-            .ok_or((false, format!("disposition {d:?} is neither attachment nor inline")))?,
-        (None, Some(cd)) => parse_disposition(&cd.disposition_type).ok_or((
-            false,
-            format!(
+        (Some(d), _) => parse_disposition(d).ok_or_else(|| {
+            Refusal::Malformed(format!("disposition {d:?} is neither attachment nor inline"))
+        })?,
+        (None, Some(cd)) => parse_disposition(&cd.disposition_type).ok_or_else(|| {
+            Refusal::Malformed(format!(
                 "Content-Disposition type {:?} is neither attachment nor inline",
                 cd.disposition_type
-            ),
-        ))?,
+            ))
+        })?,
         (None, None) => Disposition::Attachment,
     };
     Ok(Parsed::Valid(Placeholder { form, path, filename, media_type, disposition }))
@@ -210,7 +213,7 @@ mod tests {
         match from_params(&params(list), None, Form::Stub, &config.placeholder_rules()) {
             Ok(Parsed::Valid(p)) => Ok(p),
             Ok(Parsed::Unsigned) => Err("unsigned".into()),
-            Err((_, r)) => Err(r),
+            Err(refusal) => Err(refusal.reason().to_owned()),
         }
     }
 
@@ -222,7 +225,7 @@ mod tests {
         match from_params(&params, cd.as_ref(), Form::Stub, &config.placeholder_rules()) {
             Ok(Parsed::Valid(p)) => Ok(p),
             Ok(Parsed::Unsigned) => Err("unsigned".into()),
-            Err((_, r)) => Err(r),
+            Err(refusal) => Err(refusal.reason().to_owned()),
         }
     }
 

@@ -16,7 +16,7 @@ use crate::mime::header::{write_attachment_headers, AttachmentHeaders};
 use crate::mime::params::{self, ContentDisposition, Params};
 use crate::mime::rfc2047::encoded_words_anywhere;
 use crate::mime::{find_ci, line_ending, trim_eol, Eol};
-use crate::placeholder::{self, Form, Parsed, Placeholder, BODY_LINE_PREFIX, STUB_TYPE};
+use crate::placeholder::{self, Form, Parsed, Placeholder, Refusal, BODY_LINE_PREFIX, STUB_TYPE};
 
 /// Signature fields of a message's own header that cover its body: DKIM (RFC 6376) and ARC
 /// (RFC 8617). Checked in this order; the first found is named in the refusal.
@@ -424,8 +424,9 @@ impl Placeholders {
         match placeholder::from_params(params, content_disposition, form, &rules) {
             Ok(Parsed::Valid(p)) => Ok(Some(p)),
             Ok(Parsed::Unsigned) => Ok(None),
-            Err((true, r)) => Err(Error::new(ErrorKind::Signature(r))),
-            Err((false, r)) => Err(Error::placeholder(r)),
+            Err(Refusal::Malformed(r)) => Err(Error::placeholder(r)),
+            Err(Refusal::Signature(r)) => Err(Error::new(ErrorKind::Signature(r))),
+            Err(Refusal::Variable(r)) => Err(Error::new(ErrorKind::Variable(r))),
         }
     }
 }
