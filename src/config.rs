@@ -94,6 +94,7 @@ impl Default for Limits {
 
 /// What to do with a placeholder whose signature is missing or wrong, when a key is set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum UnsignedPolicy {
     /// Fail: the message stays queued. The safe default.
     #[default]

@@ -12,6 +12,9 @@ Three layers share one core; none copies another's scanning or encoding.
 
 - [`Rewriter`]: the sans-IO core. Feed it bytes; it hands back pieces to write (borrowed
   from your input where unchanged) and requests to attach a file.
+- [`driver`]: the pre-flight-then-stream [`Plan`](driver::Plan) every driver follows: the
+  pre-flight window, bounded reads, the files opened and kept open. It says what I/O to do
+  next; a driver only does it.
 - [`rewrite`]: the sync driver, [`Read`](std::io::Read) to [`Write`](std::io::Write).
 - `tokio::rewrite` (feature `tokio`): the async driver, `AsyncRead` to `AsyncWrite`, with
   attachment reads on tokio's blocking pool.
@@ -120,6 +123,7 @@ the library has no exit codes.
 pub mod chain;
 pub mod config;
 mod confine;
+pub mod driver;
 pub mod encode;
 pub mod error;
 pub mod headers;
@@ -136,9 +140,10 @@ pub mod tokio;
 
 pub use chain::Stage;
 pub use config::{Config, ConfigBuilder, Limits, UnsignedPolicy};
+pub use driver::PREFLIGHT_OPEN_FILES;
 pub use encode::Eol;
 pub use error::{Error, ErrorKind};
 pub use placeholder::{Form, Placeholder};
 pub use rewriter::{Action, Attached, Rewriter, Step, Summary};
 pub use source::{AttachmentSource, Changed, FsRoot, MemorySource, Opened, SourceError};
-pub use sync::{rewrite, PREFLIGHT_OPEN_FILES};
+pub use sync::rewrite;

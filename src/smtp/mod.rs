@@ -7,7 +7,9 @@
 //! it is produced, with CRLF line ends and dot-stuffing ([`DataWriter`]). Only
 //! [`Data::finish`] sends the end of data. On any failure before that, drop the [`Data`]: the
 //! connection closes without the final dot and the server discards the transaction, so
-//! nothing partial is accepted.
+//! nothing partial is accepted. [`Transaction`] does all of this lazily: it connects and
+//! sends the envelope with the first byte written, so a message refused before any output
+//! never reaches the next hop (what `mimeinject deliver` uses).
 //!
 //! Replies are parsed with the `smtp-proto` crate; TLS is `rustls` with the `ring` provider
 //! and, for verification, the system's trust store (`rustls-native-certs`) or a CA file.
@@ -31,6 +33,7 @@ mod client;
 mod data;
 mod nexthop;
 mod tls;
+mod transaction;
 
 use std::fmt;
 use std::io;
@@ -40,6 +43,7 @@ use std::time::Duration;
 pub use client::{Client, Data};
 pub use data::DataWriter;
 pub use nexthop::{Address, NextHop, Protocol};
+pub use transaction::Transaction;
 
 /// A server reply (RFC 5321 §4.2), with its enhanced status code (RFC 3463) when it has one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,6 +225,7 @@ impl std::error::Error for Error {}
 
 /// STARTTLS policy, named and meant as Postfix's `smtp_tls_security_level`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum TlsLevel {
     /// Never use TLS.
     None,

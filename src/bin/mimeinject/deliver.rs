@@ -20,25 +20,38 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use mimeinject::smtp::{self, Client, Credentials, Data, Options, Protocol, TrustRoots};
+use mimeinject::smtp::{self, Credentials, Options, Protocol, Transaction, TrustRoots};
 
-use crate::cli::{DeliverArgs, TlsLevel};
+use crate::cli::DeliverArgs;
+use crate::exit::Exit;
 
-/// sysexits `EX_UNAVAILABLE`: pipe(8) bounces (5.3.0, or the status code printed first).
-const EX_UNAVAILABLE: u8 = 69;
-/// sysexits `EX_TEMPFAIL`: pipe(8) defers (4.3.0, or the status code printed first).
-const EX_TEMPFAIL: u8 = 75;
-
-/// What a run ended with: the exit status and the line for pipe(8).
-pub struct Outcome {
-    /// The process's exit status.
-    pub status: u8,
-    /// One line, printed on stdout.
-    pub line: String,
-    /// What was attached, when the next hop accepted the message (for the delivery line).
-    pub attached: Vec<mimeinject::Attached>,
+/// What a run ended with.
+pub enum Outcome {
+    /// The next hop accepted the message: [`Exit::EX_OK`].
+    Delivered {
+        /// The line for pipe(8): `<next hop> said: 250 ...`.
+        line: String,
+        /// What was attached, for the delivery line.
+        attached: Vec<mimeinject::Attached>,
+    },
+    /// The next hop refused the message, for now ([`Exit::EX_TEMPFAIL`]) or for good
+    /// ([`Exit::EX_UNAVAILABLE`]).
+    Refused {
+        /// The exit status.
+        status: Exit,
+        /// The line for pipe(8) and the log: `4.x.x <next hop> said: 4xx ...`.
+        line: String,
+    },
+    /// A failure of mimeinject's own, or of the session: `--failure-exit-code`.
+    Failed {
+        /// The exit status.
+        status: Exit,
+        /// The reason, for the log; pipe(8)'s line is [`print_failure`]'s.
+        reason: String,
+    },
 }
 
 /// Runs the delivery. Reads stdin to its end whatever happens.
@@ -46,19 +59,16 @@ pub fn run(args: &DeliverArgs) -> Outcome {
     arm_time_limit(args.time_limit);
     let mut stdin = crate::filter::stdin();
     let outcome = deliver(args, &mut stdin);
-    if outcome.status != 0 {
+    if !matches!(outcome, Outcome::Delivered { .. }) {
         crate::filter::drain(&mut stdin);
     }
     outcome
 }
 
 fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
-    let local = |reason: String| Outcome {
-        status: args.filter.failure_exit_code,
-        line: format!("mimeinject: {reason}"),
-        attached: Vec::new(),
-    };
-    let recipients: Vec<&str> = args.filter.recipients.iter().map(String::as_str).collect();
+    let failure = Exit::code(args.filter.failure_exit_code);
+    let local = |reason: String| Outcome::Failed { status: failure, reason };
+    let recipients = &args.filter.recipients;
     if recipients.is_empty() {
         return local("no recipient (pipe(8)'s ${recipient} after --)".into());
     }
@@ -83,52 +93,50 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
         Ok(o) => o,
         Err(e) => return local(e),
     };
-    let mut upstream = Lazy { args, opts: &opts, recipients: &recipients, state: State::Pending };
-    let rewritten = mimeinject::rewrite(&config, &source, stdin, &mut upstream);
     let hop = &args.nexthop;
-    if let State::Failed(err) = upstream.state {
-        return refused(hop, err, args.filter.failure_exit_code);
-    }
-    let summary = match rewritten {
+    let mut upstream =
+        Transaction::new(hop.clone(), opts, args.sender.as_str(), recipients.clone());
+    let summary = match mimeinject::rewrite(&config, &source, stdin, &mut upstream) {
         Ok(summary) => summary,
-        // Dropping `upstream` closes the connection without the final dot.
+        // The session failed: the rewriter only saw that writing did.
+        Err(_) if upstream.error().is_some() => {
+            return refused(hop, upstream.error().expect("failed"), failure);
+        }
+        // Dropping the session closes the connection without the final dot.
         Err(e) => return local(format!("{e}; nothing delivered to {hop}")),
     };
-    let data = match upstream.into_data() {
-        Ok(data) => data,
-        Err(err) => return refused(hop, err, args.filter.failure_exit_code),
-    };
-    match data.finish() {
-        Err(err) => refused(hop, err, args.filter.failure_exit_code),
+    match upstream.finish() {
+        Err(err) => refused(hop, &err, failure),
         Ok((client, replies)) => {
             let reply = replies.into_iter().next().expect("one recipient, one reply");
             if reply.is_positive() {
                 client.quit();
-                return Outcome {
-                    status: 0,
-                    line: format!("{hop} said: {reply}"),
-                    attached: summary.attachments,
-                };
+                let line = format!("{hop} said: {reply}");
+                return Outcome::Delivered { line, attached: summary.attachments };
             }
             let err = smtp::Error::Rejected { stage: smtp::Stage::DataEnd, recipient: None, reply };
             client.quit();
-            refused(hop, err, args.filter.failure_exit_code)
+            refused(hop, &err, failure)
         }
     }
 }
 
 /// The outcome for a failed session: a refusal of the message carries the next hop's status
 /// code, everything else is a local (deferred) failure.
-fn refused(hop: &smtp::NextHop, err: smtp::Error, failure: u8) -> Outcome {
+fn refused(hop: &smtp::NextHop, err: &smtp::Error, failure: Exit) -> Outcome {
     let line = format!("{hop} {err}");
-    match &err {
+    match err {
         smtp::Error::Rejected { reply, .. } if err.refuses_message() => {
-            let status = if err.is_permanent() { EX_UNAVAILABLE } else { EX_TEMPFAIL };
-            let line = format!("{} {line}", reply.status());
-            Outcome { status, line, attached: Vec::new() }
+            let status = if err.is_permanent() { Exit::EX_UNAVAILABLE } else { Exit::EX_TEMPFAIL };
+            Outcome::Refused { status, line: format!("{} {line}", reply.status()) }
         }
-        _ => Outcome { status: failure, line: format!("mimeinject: {line}"), attached: Vec::new() },
+        _ => Outcome::Failed { status: failure, reason: line },
     }
+}
+
+/// Prints pipe(8)'s line for a failure of mimeinject's own, which names the program.
+pub fn print_failure(reason: &str) {
+    print(&format!("mimeinject: {reason}"));
 }
 
 /// Prints the one line pipe(8) reads (stdout; one line, at most 990 characters).
@@ -142,12 +150,7 @@ pub fn print(line: &str) {
 /// The session options from the command line.
 fn options(args: &DeliverArgs) -> Result<Options, String> {
     let mut opts = Options::new(args.helo_name.clone().unwrap_or_else(hostname));
-    opts.tls = match args.tls_security_level {
-        TlsLevel::None => smtp::TlsLevel::None,
-        TlsLevel::May => smtp::TlsLevel::May,
-        TlsLevel::Encrypt => smtp::TlsLevel::Encrypt,
-        TlsLevel::Secure => smtp::TlsLevel::Secure,
-    };
+    opts.tls = args.tls_security_level;
     if let Some(ca) = &args.tls_ca_file {
         opts.trust = TrustRoots::File(ca.clone());
     }
@@ -176,70 +179,8 @@ fn hostname() -> String {
     }
 }
 
-enum State {
-    /// Nothing written yet: no connection.
-    Pending,
-    Open(Box<Data>),
-    /// Why the session failed, kept for the report (the rewriter only sees an io::Error).
-    Failed(smtp::Error),
-}
-
-/// The rewriter's output: opens the session and the transaction at the first byte.
-struct Lazy<'a> {
-    args: &'a DeliverArgs,
-    opts: &'a Options,
-    recipients: &'a [&'a str],
-    state: State,
-}
-
-impl Lazy<'_> {
-    /// Connects and sends the envelope, unless already tried; the open transaction, if any.
-    fn open(&mut self) -> Option<&mut Data> {
-        if let State::Pending = self.state {
-            let opened = Client::connect(&self.args.nexthop, self.opts)
-                .and_then(|c| c.send_envelope(&self.args.sender, self.recipients));
-            self.state = match opened {
-                Ok(data) => State::Open(Box::new(data)),
-                Err(e) => State::Failed(e),
-            };
-        }
-        match &mut self.state {
-            State::Open(data) => Some(data),
-            _ => None,
-        }
-    }
-
-    /// The transaction, opened now if nothing was written (an empty message), or why the
-    /// session failed.
-    fn into_data(mut self) -> Result<Data, smtp::Error> {
-        self.open();
-        match self.state {
-            State::Open(data) => Ok(*data),
-            State::Failed(err) => Err(err),
-            State::Pending => unreachable!("open() leaves Pending"),
-        }
-    }
-}
-
-impl Write for Lazy<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.open() {
-            Some(data) => data.write(buf),
-            None => Err(io::Error::other("the next hop refused the transaction")),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match &mut self.state {
-            State::Open(data) => data.flush(),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// The text the SIGALRM handler prints: set once, before the alarm is armed.
-static mut TIME_LIMIT_LINE: [u8; 96] = [0; 96];
-static mut TIME_LIMIT_LEN: usize = 0;
+/// `--time-limit`, in seconds, for the SIGALRM handler: set once, before the alarm is armed.
+static TIME_LIMIT: AtomicU32 = AtomicU32::new(0);
 
 /// Arms `--time-limit`: when it runs out, the handler prints one line for pipe(8) and the
 /// process dies of SIGALRM, which pipe(8) treats as a deferral ("Command died with signal
@@ -248,24 +189,61 @@ fn arm_time_limit(seconds: u32) {
     if seconds == 0 {
         return;
     }
-    let line = format!("mimeinject: time limit of {seconds} s reached, nothing delivered\n");
-    // SAFETY: written once here, before the handler can run; the handler only reads it.
+    TIME_LIMIT.store(seconds, Ordering::SeqCst);
+    // SAFETY: `on_alarm` is an `extern "C" fn(c_int)` that only makes async-signal-safe
+    // calls; alarm(2) has no preconditions.
     unsafe {
-        let dst = &mut *std::ptr::addr_of_mut!(TIME_LIMIT_LINE);
-        let n = line.len().min(dst.len());
-        dst[..n].copy_from_slice(&line.as_bytes()[..n]);
-        TIME_LIMIT_LEN = n;
         libc::signal(libc::SIGALRM, on_alarm as extern "C" fn(libc::c_int) as libc::sighandler_t);
         libc::alarm(seconds);
     }
 }
 
 extern "C" fn on_alarm(_: libc::c_int) {
-    // SAFETY: only async-signal-safe calls: write(2), signal(2), raise(3).
+    // Built on the stack from an atomic load: no allocation, no lock.
+    let mut line = [0u8; 96];
+    let len = time_limit_line(TIME_LIMIT.load(Ordering::SeqCst), &mut line);
+    // SAFETY: only async-signal-safe calls: write(2), signal(2), raise(3); `line` outlives
+    // the write.
     unsafe {
-        let line = &*std::ptr::addr_of!(TIME_LIMIT_LINE);
-        libc::write(1, line.as_ptr().cast(), TIME_LIMIT_LEN);
+        libc::write(1, line.as_ptr().cast(), len);
         libc::signal(libc::SIGALRM, libc::SIG_DFL);
         libc::raise(libc::SIGALRM);
+    }
+}
+
+/// Writes `mimeinject: time limit of N s reached, nothing delivered` and a newline into
+/// `out`; its length. Async-signal-safe: no allocation, no formatting machinery.
+fn time_limit_line(seconds: u32, out: &mut [u8; 96]) -> usize {
+    let mut digits = [0u8; 10];
+    let (mut n, mut i) = (seconds, digits.len());
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let parts: [&[u8]; 3] =
+        [b"mimeinject: time limit of ", &digits[i..], b" s reached, nothing delivered\n"];
+    let mut len = 0;
+    for part in parts {
+        out[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn time_limit_line_is_the_formatted_one() {
+        for seconds in [1, 9, 10, 900, u32::MAX] {
+            let mut out = [0; 96];
+            let len = super::time_limit_line(seconds, &mut out);
+            let want =
+                format!("mimeinject: time limit of {seconds} s reached, nothing delivered\n");
+            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), want);
+        }
     }
 }

@@ -5,9 +5,9 @@ use std::io::{self, Read, Write};
 use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 
-use mimeinject::{Config, FsRoot, Limits, Summary, UnsignedPolicy};
+use mimeinject::{Config, FsRoot, Limits, Summary};
 
-use crate::cli::{FilterArgs, Unsigned};
+use crate::cli::FilterArgs;
 
 /// Output chunk: every `write(2)` but the last is exactly this long, from a page-aligned
 /// address (see [`AlignedWriter`]). Overridden by `MIMEINJECT_WRITE_SIZE` (benchmarks).
@@ -65,10 +65,7 @@ pub fn config(args: &FilterArgs) -> Result<Config, String> {
         .limits(limits)
         .preflight_window(args.preflight_window)
         .stages(args.stages.clone())
-        .unsigned(match args.unsigned {
-            Unsigned::Fail => UnsignedPolicy::Fail,
-            Unsigned::Pass => UnsignedPolicy::Pass,
-        });
+        .unsigned(args.unsigned);
     builder = crate::options::vars_and_key(builder, &args.vars, args.key_file.as_deref())?;
     builder.recipients(&args.recipients).build().map_err(|e| e.to_string())
 }
