@@ -20,7 +20,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use mimeinject::smtp::{self, Credentials, Options, Protocol, Transaction, TrustRoots};
@@ -179,8 +179,10 @@ fn hostname() -> String {
     }
 }
 
-/// `--time-limit`, in seconds, for the SIGALRM handler: set once, before the alarm is armed.
-static TIME_LIMIT: AtomicU32 = AtomicU32::new(0);
+/// The line the SIGALRM handler prints: set once, before the alarm is armed, and only read
+/// by the handler. `OnceLock::get` is one atomic load, so reading it there is
+/// async-signal-safe (no lock, no allocation).
+static TIME_LIMIT_LINE: OnceLock<String> = OnceLock::new();
 
 /// Arms `--time-limit`: when it runs out, the handler prints one line for pipe(8) and the
 /// process dies of SIGALRM, which pipe(8) treats as a deferral ("Command died with signal
@@ -189,8 +191,11 @@ fn arm_time_limit(seconds: u32) {
     if seconds == 0 {
         return;
     }
-    TIME_LIMIT.store(seconds, Ordering::SeqCst);
-    // SAFETY: `on_alarm` is an `extern "C" fn(c_int)` that only makes async-signal-safe
+    let line = format!("mimeinject: time limit of {seconds} s reached, nothing delivered\n");
+    if TIME_LIMIT_LINE.set(line).is_err() {
+        return; // Armed already: one run, one limit.
+    }
+    // SAFETY: `on_alarm` is an `extern "C" fn(c_int)` that makes only async-signal-safe
     // calls; alarm(2) has no preconditions.
     unsafe {
         libc::signal(libc::SIGALRM, on_alarm as extern "C" fn(libc::c_int) as libc::sighandler_t);
@@ -199,51 +204,12 @@ fn arm_time_limit(seconds: u32) {
 }
 
 extern "C" fn on_alarm(_: libc::c_int) {
-    // Built on the stack from an atomic load: no allocation, no lock.
-    let mut line = [0u8; 96];
-    let len = time_limit_line(TIME_LIMIT.load(Ordering::SeqCst), &mut line);
-    // SAFETY: only async-signal-safe calls: write(2), signal(2), raise(3); `line` outlives
-    // the write.
+    let line = TIME_LIMIT_LINE.get().map_or(&[][..], |l| l.as_bytes());
+    // SAFETY: only async-signal-safe calls: write(2), signal(2), raise(3); `line` is a
+    // static string.
     unsafe {
-        libc::write(1, line.as_ptr().cast(), len);
+        libc::write(1, line.as_ptr().cast(), line.len());
         libc::signal(libc::SIGALRM, libc::SIG_DFL);
         libc::raise(libc::SIGALRM);
-    }
-}
-
-/// Writes `mimeinject: time limit of N s reached, nothing delivered` and a newline into
-/// `out`; its length. Async-signal-safe: no allocation, no formatting machinery.
-fn time_limit_line(seconds: u32, out: &mut [u8; 96]) -> usize {
-    let mut digits = [0u8; 10];
-    let (mut n, mut i) = (seconds, digits.len());
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let parts: [&[u8]; 3] =
-        [b"mimeinject: time limit of ", &digits[i..], b" s reached, nothing delivered\n"];
-    let mut len = 0;
-    for part in parts {
-        out[len..len + part.len()].copy_from_slice(part);
-        len += part.len();
-    }
-    len
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn time_limit_line_is_the_formatted_one() {
-        for seconds in [1, 9, 10, 900, u32::MAX] {
-            let mut out = [0; 96];
-            let len = super::time_limit_line(seconds, &mut out);
-            let want =
-                format!("mimeinject: time limit of {seconds} s reached, nothing delivered\n");
-            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), want);
-        }
     }
 }

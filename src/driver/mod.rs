@@ -26,6 +26,8 @@
 //!   rewriter before it is handed out, so nothing past
 //!   [`Limits::output_bytes`](crate::Limits::output_bytes) is ever written.
 //!
+//! [`AlignedWriter`] is a write buffer for a driver's output into a pipe.
+//!
 //! The drivers only perform the I/O, each in one short loop: [`rewrite`](crate::rewrite)
 //! (`Read` to `Write`), `tokio::rewrite` (feature `tokio`), and the command's `check`
 //! ([`Plan::check`]) and `deliver`. A new driver (a server session, another runtime) is one
@@ -81,6 +83,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod aligned;
+
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
@@ -90,6 +94,8 @@ use crate::error::{Error, ErrorKind};
 use crate::placeholder::Placeholder;
 use crate::rewriter::{Action, Rewriter, Summary};
 use crate::source::{Changed, Opened};
+
+pub use aligned::AlignedWriter;
 
 /// How many files pre-flight keeps open for writing; the others are closed after their
 /// check and opened again when written. Bulk mail carries one to a few attachments, so eight
