@@ -8,7 +8,8 @@ base64 in 76-column lines. A message without placeholders comes out byte-identic
 
 # Layers
 
-Three layers share one core; none copies another's scanning or encoding.
+The layers share one core and one plan; none copies another's scanning, encoding or
+I/O plan.
 
 - [`Rewriter`]: the sans-IO core. Feed it bytes; it hands back pieces to write (borrowed
   from your input where unchanged) and requests to attach a file.
@@ -18,9 +19,10 @@ Three layers share one core; none copies another's scanning or encoding.
 - [`rewrite`]: the sync driver, [`Read`](std::io::Read) to [`Write`](std::io::Write).
 - `tokio::rewrite` (feature `tokio`): the async driver, `AsyncRead` to `AsyncWrite`, with
   attachment reads on tokio's blocking pool.
-- `smtp` (feature `smtp`): a [`Write`](std::io::Write) that streams the sync driver's output
-  into an SMTP or LMTP transaction with a next hop, CRLF and dot-stuffing as the bytes go,
-  the final dot only when the whole message was written (`mimeinject deliver`).
+- `smtp` (feature `smtp`): `smtp::Transaction`, a [`Write`](std::io::Write) that streams
+  the sync driver's output into an SMTP or LMTP transaction with a next hop, opened with
+  the first byte, CRLF and dot-stuffing as the bytes go, the final dot only when the whole
+  message was written (`mimeinject deliver`).
 
 Attachments come from an [`AttachmentSource`]: [`FsRoot`] confines every path beneath one
 directory; [`MemorySource`] serves them from memory; an embedder can implement the trait for

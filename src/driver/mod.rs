@@ -269,7 +269,6 @@ impl Attachment {
 /// reporting back with [`filled`](Self::filled), [`opened`](Self::opened) and
 /// [`encoded`](Self::encoded) where it says so. After an error from any of them the message
 /// is refused and the plan must be dropped.
-#[derive(Debug)]
 pub struct Plan {
     config: Config,
     rw: Rewriter,
@@ -284,7 +283,6 @@ pub struct Plan {
     unconsumed: usize,
 }
 
-#[derive(Debug)]
 enum Phase {
     /// Reading the pre-flight window into the buffer.
     Window(Vec<u8>),
@@ -301,7 +299,6 @@ enum Phase {
 }
 
 /// What the next call must do before (or instead of) a step of the rewriter.
-#[derive(Debug)]
 enum Todo {
     /// Step the rewriter.
     Step,
@@ -320,12 +317,39 @@ enum Todo {
 }
 
 /// A placeholder's file as pre-flight left it.
-#[derive(Debug)]
 enum Preflighted {
     /// Open since pre-flight: what is written is the file that was checked.
     Open(Opened),
     /// Checked and closed, with its size then: opened again when its turn comes.
     Closed(u64),
+}
+
+impl std::fmt::Debug for Plan {
+    /// The phase, what is next, and the input consumed (not the buffers).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let phase = match &self.phase {
+            Phase::Window(_) => "window",
+            Phase::Preflight { .. } => "pre-flight",
+            Phase::Passthrough(_) => "passthrough",
+            Phase::Slice { .. } => "slice",
+            Phase::Stream(_) => "stream",
+            Phase::Spent => "spent",
+        };
+        let todo = match &self.todo {
+            Todo::Step => "step",
+            Todo::Read => "read",
+            Todo::Open(_) => "open",
+            Todo::Header(_) => "header",
+            Todo::Encode(..) => "encode",
+            Todo::Encoding => "encoding",
+            Todo::Done(_) => "done",
+        };
+        f.debug_struct("Plan")
+            .field("phase", &phase)
+            .field("todo", &todo)
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Plan {
@@ -587,7 +611,6 @@ impl Plan {
 /// while the rewriter keeps asking for more of one line than it holds, up to
 /// [`Limits::min_buffer`](crate::Limits::min_buffer): room for the longest line the limits
 /// let the rewriter ask to see whole. Ordinary mail never grows it.
-#[derive(Debug)]
 struct InputBuffer {
     /// `READ_ALIGN` bytes longer than the most it holds, so that reads can be aligned.
     buf: Vec<u8>,

@@ -13,10 +13,10 @@
 //! | 5xx to MAIL, RCPT, DATA or the end of data | 69 | `5.x.x <next hop> said: 5xx ...` |
 //! | anything else: a mimeinject failure, no connection, TLS, AUTH, a lost connection, a timeout | `--failure-exit-code` (75) | `mimeinject: <reason>` |
 //!
-//! The connection is opened when the filter writes its first byte, so a failure of the
-//! pre-flight check (a missing file in a message of up to 1 MiB) never reaches the next hop.
-//! Any failure before the reply to the end of data closes the connection without the final
-//! dot.
+//! The connection is opened when the filter writes its first byte
+//! ([`mimeinject::smtp::Transaction`]), so a failure of the pre-flight check (a missing file
+//! in a message of up to 1 MiB) never reaches the next hop. Any failure before the reply to
+//! the end of data closes the connection without the final dot.
 
 use std::fs::File;
 use std::io::{self, Write};
