@@ -64,7 +64,7 @@ where
     let mut plan = Plan::new(config);
     let mut scratch = Vec::new();
     loop {
-        match plan.next()? {
+        match plan.next_io()? {
             Io::ReadWindow { buf, limit } => {
                 let n = reader.take(limit).read_to_end(buf).map_err(read_error)?;
                 plan.filled(n);

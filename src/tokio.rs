@@ -61,7 +61,7 @@ where
 {
     let mut plan = Plan::new(config);
     loop {
-        match plan.next()? {
+        match plan.next_io()? {
             Io::ReadWindow { buf, limit } => {
                 let n = (&mut *reader).take(limit).read_to_end(buf).await.map_err(read_error)?;
                 plan.filled(n);

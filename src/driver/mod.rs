@@ -48,7 +48,7 @@
 //! ) -> Result<Summary, Failure> {
 //!     let (mut plan, mut scratch) = (Plan::new(config), Vec::new());
 //!     loop {
-//!         match plan.next()? {
+//!         match plan.next_io()? {
 //!             Io::ReadWindow { buf, limit } => {
 //!                 let n = reader.take(limit).read_to_end(buf)?;
 //!                 plan.filled(n);
@@ -117,7 +117,7 @@ const READ_ALIGN: usize = 4096;
 /// small reads is not copied again at every read.
 const CHEAP_MOVE: usize = 4096;
 
-/// The next thing a driver must do for its [`Plan`], from [`Plan::next`].
+/// The next thing a driver must do for its [`Plan`], from [`Plan::next_io`].
 ///
 /// Borrowed buffers belong to the plan; each is valid until the next call on it.
 #[derive(Debug)]
@@ -154,7 +154,7 @@ pub enum Io<'a> {
     /// within the same bounds), then call [`Plan::encoded`] with the bytes read. The header
     /// that goes before it has been handed out as a [`Write`](Io::Write).
     Encode(Attachment),
-    /// Nothing to do: call [`Plan::next`] again. (A step of the rewriter that hands out
+    /// Nothing to do: call [`Plan::next_io`] again. (A step of the rewriter that hands out
     /// nothing, such as asking for more input, still ends a call, because the plan lends
     /// out at most one buffer per call.)
     Continue,
@@ -215,7 +215,7 @@ impl Attachment {
     /// let mut out = Vec::new();
     /// let mut input = Some(message.as_bytes());
     /// let summary = loop {
-    ///     match plan.next()? {
+    ///     match plan.next_io()? {
     ///         Io::Read(buf) => {
     ///             let data = input.take().unwrap_or_default();
     ///             buf[..data.len()].copy_from_slice(data);
@@ -265,8 +265,8 @@ impl Attachment {
 
 /// The pre-flight-then-stream plan for one message. See the [module documentation](self).
 ///
-/// Call [`next`](Self::next) until it returns [`Io::Done`], doing what each [`Io`] says and
-/// reporting back with [`filled`](Self::filled), [`opened`](Self::opened) and
+/// Call [`next_io`](Self::next_io) until it returns [`Io::Done`], doing what each [`Io`]
+/// says and reporting back with [`filled`](Self::filled), [`opened`](Self::opened) and
 /// [`encoded`](Self::encoded) where it says so. After an error from any of them the message
 /// is refused and the plan must be dropped.
 pub struct Plan {
@@ -385,7 +385,7 @@ impl Plan {
     /// let mut plan = Plan::check(&Config::default(), message);
     /// let mut found = Vec::new();
     /// let summary = loop {
-    ///     match plan.next()? {
+    ///     match plan.next_io()? {
     ///         Io::Open { placeholder, at } => {
     ///             found.push((placeholder.path.clone(), at));
     ///             let opened = files.open(&placeholder.path)?;
@@ -419,7 +419,7 @@ impl Plan {
     /// # Panics
     /// When called after [`Io::Done`], or before reporting on the last [`Io::Open`] or
     /// [`Io::Encode`].
-    pub fn next(&mut self) -> Result<Io<'_>, Error> {
+    pub fn next_io(&mut self) -> Result<Io<'_>, Error> {
         match std::mem::replace(&mut self.todo, Todo::Step) {
             Todo::Step => {}
             Todo::Read => {
@@ -442,7 +442,7 @@ impl Plan {
                 self.phase = Phase::Spent;
                 return Ok(Io::Done(summary.unwrap_or_else(|| self.rw.summary())));
             }
-            Todo::Open(_) | Todo::Encoding => panic!("Plan::next before the last Io was done"),
+            Todo::Open(_) | Todo::Encoding => panic!("Plan::next_io before the last Io was done"),
         }
         let Plan { config, rw, phase, todo, current, position, unconsumed } = self;
         match phase {
@@ -534,7 +534,7 @@ impl Plan {
                     }
                 }
             }
-            Phase::Passthrough(_) | Phase::Spent => panic!("Plan::next after Io::Done"),
+            Phase::Passthrough(_) | Phase::Spent => panic!("Plan::next_io after Io::Done"),
         }
     }
 

@@ -71,7 +71,7 @@ fn check_file(
     };
     let mut plan = Plan::check(config, input);
     loop {
-        match plan.next() {
+        match plan.next_io() {
             Err(e) => return Err((lines, e.to_string())),
             Ok(Io::Open { placeholder: p, at }) => {
                 let form = match p.form {
