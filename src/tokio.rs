@@ -143,3 +143,15 @@ impl Write for ChannelWriter {
 fn join_error(e: ::tokio::task::JoinError) -> Error {
     Error::new(ErrorKind::Read(io::Error::other(format!("attachment task failed: {e}"))))
 }
+
+#[cfg(test)]
+mod tests {
+    /// A server spawns one rewrite per connection on a multi-threaded runtime.
+    #[test]
+    fn the_rewrite_future_is_send() {
+        fn send<T: Send>(_: T) {}
+        let source = std::sync::Arc::new(crate::MemorySource::new());
+        let (mut reader, mut writer) = (&b""[..], Vec::new());
+        send(super::rewrite(&crate::Config::default(), source, &mut reader, &mut writer));
+    }
+}
