@@ -732,3 +732,157 @@ pub(crate) fn read_error(e: io::Error) -> Error {
 pub(crate) fn write_error(e: io::Error) -> Error {
     Error::new(ErrorKind::Write(e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::AttachmentSource;
+    use crate::MemorySource;
+
+    /// What a driver was asked to do, in order.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Seen {
+        Write,
+        Open(String),
+        Encode(String),
+    }
+
+    /// Runs `plan` over `message` with `files`; `reopened` stands in for a file opened again
+    /// after pre-flight (its size). Every read lands at an aligned address.
+    fn drive(
+        mut plan: Plan,
+        files: &MemorySource,
+        message: &[u8],
+        reopened: Option<u64>,
+    ) -> (Vec<Seen>, Result<Summary, Error>) {
+        let (mut seen, mut input, mut opens) = (Vec::new(), message, 0);
+        let result = loop {
+            let io = match plan.next_io() {
+                Ok(io) => io,
+                Err(e) => break Err(e),
+            };
+            match io {
+                Io::ReadWindow { buf, limit } => {
+                    let n = input.len().min(limit as usize);
+                    buf.extend_from_slice(&input[..n]);
+                    input = &input[n..];
+                    plan.filled(n);
+                }
+                Io::Read(buf) => {
+                    assert_eq!(buf.as_ptr() as usize % READ_ALIGN, 0, "an aligned read");
+                    assert!(!buf.is_empty() && buf.len() <= READ_SIZE);
+                    let n = input.len().min(buf.len());
+                    buf[..n].copy_from_slice(&input[..n]);
+                    input = &input[n..];
+                    plan.filled(n);
+                }
+                Io::Write(_) => seen.push(Seen::Write),
+                Io::Open { placeholder, .. } => {
+                    seen.push(Seen::Open(placeholder.path.clone()));
+                    opens += 1;
+                    let mut opened = match files.open(&placeholder.path) {
+                        Ok(opened) => opened,
+                        Err(e) => break Err(e.into()),
+                    };
+                    if opens > PREFLIGHT_OPEN_FILES + 1 {
+                        opened.len = reopened.unwrap_or(opened.len);
+                    }
+                    if let Err(e) = plan.opened(opened) {
+                        break Err(e);
+                    }
+                }
+                Io::Encode(file) => {
+                    seen.push(Seen::Encode(file.path().to_owned()));
+                    let read = file.encode(&mut Vec::new(), &mut Vec::new()).unwrap();
+                    plan.encoded(read).unwrap();
+                }
+                Io::Continue => {}
+                Io::Done(summary) => break Ok(summary),
+            }
+        };
+        (seen, result)
+    }
+
+    /// A message with a stub for each of `paths`.
+    fn message(paths: &[&str]) -> Vec<u8> {
+        let mut m = b"Content-Type: multipart/mixed; boundary=b\n\n".to_vec();
+        for p in paths {
+            m.extend_from_slice(b"--b\nContent-Type: application/x-mimeinject; path=");
+            m.extend_from_slice(p.as_bytes());
+            m.extend_from_slice(b"\n\n");
+        }
+        m.extend_from_slice(b"--b--\n");
+        m
+    }
+
+    fn files(n: usize) -> (MemorySource, Vec<String>) {
+        let mut files = MemorySource::new();
+        let paths: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
+        for p in &paths {
+            files.insert(p.clone(), "content\n");
+        }
+        (files, paths)
+    }
+
+    /// Pre-flight opens every file before the first write, keeps the first
+    /// `PREFLIGHT_OPEN_FILES` open, and opens only the later ones again.
+    #[test]
+    fn preflight_opens_everything_first_and_reopens_only_past_the_kept() {
+        let (files, paths) = files(PREFLIGHT_OPEN_FILES + 2);
+        let names: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let (seen, result) = drive(Plan::new(&Config::default()), &files, &message(&names), None);
+        assert_eq!(result.unwrap().replaced, names.len());
+        let first_write = seen.iter().position(|s| *s == Seen::Write).unwrap();
+        let opens = |s: &[Seen]| s.iter().filter(|s| matches!(s, Seen::Open(_))).count();
+        assert_eq!(opens(&seen[..first_write]), names.len());
+        assert_eq!(opens(&seen[first_write..]), 2);
+        let encoded: Vec<&Seen> = seen.iter().filter(|s| matches!(s, Seen::Encode(_))).collect();
+        assert_eq!(encoded.len(), names.len());
+    }
+
+    /// A file opened again with another size than pre-flight saw fails the message.
+    #[test]
+    fn a_reopened_file_must_keep_its_size() {
+        let (files, paths) = files(PREFLIGHT_OPEN_FILES + 1);
+        let names: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let plan = Plan::new(&Config::default());
+        let (_, result) = drive(plan, &files, &message(&names), Some(3));
+        let err = result.unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Changed { expected: 8, read: 3, .. }), "{err}");
+    }
+
+    /// A pre-flight failure comes before anything is handed out to write.
+    #[test]
+    fn nothing_is_written_on_a_preflight_error() {
+        let (files, _) = files(1);
+        let plan = Plan::new(&Config::default());
+        let (seen, result) = drive(plan, &files, &message(&["f0", "missing"]), None);
+        assert!(result.is_err());
+        assert_eq!(seen, [Seen::Open("f0".into()), Seen::Open("missing".into())]);
+    }
+
+    /// Without a window the message streams through aligned reads (checked in `drive`), and
+    /// each file is opened when its turn comes.
+    #[test]
+    fn streaming_opens_each_file_in_turn() {
+        let (files, _) = files(2);
+        let config = Config::builder().preflight_window(0).build().unwrap();
+        let (seen, result) = drive(Plan::new(&config), &files, &message(&["f0", "f1"]), None);
+        assert_eq!(result.unwrap().replaced, 2);
+        let first_open = seen.iter().position(|s| matches!(s, Seen::Open(_))).unwrap();
+        assert!(seen[..first_open].contains(&Seen::Write));
+        let order: Vec<&Seen> = seen.iter().filter(|s| !matches!(s, Seen::Write)).collect();
+        let want = ["f0", "f1"].map(|p| [Seen::Open(p.into()), Seen::Encode(p.into())]);
+        assert_eq!(order, want.iter().flatten().collect::<Vec<_>>());
+    }
+
+    /// A message in the window with nothing to change is handed out in one piece.
+    #[test]
+    fn passthrough_is_one_write() {
+        let (files, _) = files(0);
+        let message = b"Subject: hi\n\nno placeholder here\n";
+        let (seen, result) = drive(Plan::new(&Config::default()), &files, message, None);
+        assert_eq!(result.unwrap().bytes_in, message.len() as u64);
+        assert_eq!(seen, [Seen::Write]);
+    }
+}
