@@ -340,6 +340,26 @@ impl Options {
     }
 }
 
+/// This host's name (`gethostname(2)`), or `localhost` when it has none: the default name
+/// to send with `EHLO`/`LHLO` (what Postfix's `$myhostname` defaults to).
+///
+/// ```
+/// let name = mimeinject::smtp::hostname();
+/// assert!(!name.is_empty());
+/// let options = mimeinject::smtp::Options::new(name);
+/// # let _ = options;
+/// ```
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(name) if ok && !name.is_empty() => name.to_owned(),
+        _ => "localhost".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

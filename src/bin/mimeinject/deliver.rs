@@ -149,7 +149,7 @@ pub fn print(line: &str) {
 
 /// The session options from the command line.
 fn options(args: &DeliverArgs) -> Result<Options, String> {
-    let mut opts = Options::new(args.helo_name.clone().unwrap_or_else(hostname));
+    let mut opts = Options::new(args.helo_name.clone().unwrap_or_else(smtp::hostname));
     opts.tls = args.tls_security_level;
     if let Some(ca) = &args.tls_ca_file {
         opts.trust = TrustRoots::File(ca.clone());
@@ -165,18 +165,6 @@ fn options(args: &DeliverArgs) -> Result<Options, String> {
     opts.connect_timeout = Duration::from_secs(args.connect_timeout.max(1));
     opts.timeout = Duration::from_secs(args.timeout.max(1));
     Ok(opts)
-}
-
-/// This host's name (`gethostname(2)`), the default EHLO name.
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
-    match std::str::from_utf8(&buf[..len]) {
-        Ok(name) if ok && !name.is_empty() => name.to_owned(),
-        _ => "localhost".to_owned(),
-    }
 }
 
 /// The line the SIGALRM handler prints: set once, before the alarm is armed, and only read
