@@ -84,38 +84,30 @@
 //! ```
 
 mod aligned;
+mod attachment;
+mod input;
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io;
 
 use crate::config::Config;
-use crate::encode::{copy_encoded, Eol};
+use crate::encode::Eol;
 use crate::error::{Error, ErrorKind};
 use crate::placeholder::Placeholder;
 use crate::rewriter::{Action, Rewriter, Summary};
-use crate::source::{Changed, Opened};
+use crate::source::Opened;
+
+use self::input::InputBuffer;
+pub(crate) use self::input::READ_SIZE;
 
 pub use aligned::AlignedWriter;
+pub use attachment::Attachment;
 
 /// How many files pre-flight keeps open for writing; the others are closed after their
 /// check and opened again when written. Bulk mail carries one to a few attachments, so eight
 /// keeps nearly every message on the first path, and an embedder rewriting many messages at
 /// once holds at most eight descriptors for each.
 pub const PREFLIGHT_OPEN_FILES: usize = 8;
-
-/// How much a driver is asked to read in one `read` once streaming, in bytes.
-pub(crate) const READ_SIZE: usize = 128 << 10;
-
-/// Every streaming `read` lands at an address aligned to this. The kernel's copy into user
-/// memory (`_copy_to_iter`, `rep movsb`) ran at a third of its speed into a misaligned buffer
-/// on the machine the benchmarks ran on (AMD EPYC Zen 3): a 100 MB passthrough to /dev/null
-/// took 46 ms of system time instead of 13 ms.
-const READ_ALIGN: usize = 4096;
-
-/// Pending bytes up to this many are moved to an aligned address before every read; more are
-/// moved only when there is no room for a read after them, so that a long line arriving in
-/// small reads is not copied again at every read.
-const CHEAP_MOVE: usize = 4096;
 
 /// The next thing a driver must do for its [`Plan`], from [`Plan::next_io`].
 ///
@@ -160,107 +152,6 @@ pub enum Io<'a> {
     Continue,
     /// The message is complete and every check passed; what it did. The plan is spent.
     Done(Summary),
-}
-
-/// One placeholder's file, opened, ready to be encoded: from [`Io::Encode`].
-#[derive(Debug)]
-pub struct Attachment {
-    path: String,
-    opened: Opened,
-    eol: Eol,
-}
-
-impl Attachment {
-    /// The path the file was opened at (the placeholder's, variables expanded).
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// The file's size when opened, in bytes: the size the message's limits were checked
-    /// against and its header says.
-    pub fn len(&self) -> u64 {
-        self.opened.len
-    }
-
-    /// Whether the file was empty when opened.
-    pub fn is_empty(&self) -> bool {
-        self.opened.len == 0
-    }
-
-    /// The line ending for the base64 lines: that of the lines around the placeholder.
-    pub fn eol(&self) -> Eol {
-        self.eol
-    }
-
-    /// Writes the file's content to `writer` as MIME base64 lines; returns the bytes read,
-    /// for [`Plan::encoded`]. `scratch` is reused across calls (its content does not
-    /// matter).
-    ///
-    /// Reads at most [`len`](Self::len)` + 1` bytes: one more than the size at open means
-    /// the file grew, and fails with [`ErrorKind::Changed`] before that chunk is written, so
-    /// the output stays within the limit checked against the size at open. A reader's own
-    /// [`Changed`] error (an [`FsRoot`](crate::FsRoot) file that was rewritten) becomes
-    /// [`ErrorKind::Changed`] too. Fewer bytes than the size at open are
-    /// [`Plan::encoded`]'s to refuse.
-    ///
-    /// ```
-    /// use mimeinject::driver::{Io, Plan};
-    /// use mimeinject::{AttachmentSource, Config, MemorySource};
-    ///
-    /// let mut files = MemorySource::new();
-    /// files.insert("a.txt", "hello\n");
-    /// let message = "Content-Transfer-Encoding: base64\n\nmimeinject: path=a.txt\n";
-    /// let config = Config::builder().preflight_window(0).build()?;
-    /// let mut plan = Plan::new(&config);
-    /// let mut out = Vec::new();
-    /// let mut input = Some(message.as_bytes());
-    /// let summary = loop {
-    ///     match plan.next_io()? {
-    ///         Io::Read(buf) => {
-    ///             let data = input.take().unwrap_or_default();
-    ///             buf[..data.len()].copy_from_slice(data);
-    ///             plan.filled(data.len());
-    ///         }
-    ///         Io::Write(bytes) => out.extend_from_slice(bytes),
-    ///         Io::Open { placeholder, .. } => {
-    ///             let opened = files.open(&placeholder.path)?;
-    ///             plan.opened(opened)?;
-    ///         }
-    ///         Io::Encode(file) => {
-    ///             assert_eq!((file.path(), file.len()), ("a.txt", 6));
-    ///             let read = file.encode(&mut out, &mut Vec::new())?;
-    ///             plan.encoded(read)?;
-    ///         }
-    ///         Io::Done(summary) => break summary,
-    ///         _ => {}
-    ///     }
-    /// };
-    /// assert_eq!(summary.replaced, 1);
-    /// assert_eq!(out, b"Content-Transfer-Encoding: base64\n\naGVsbG8K\n");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`ErrorKind::Write`] when `writer` fails, [`ErrorKind::Changed`] when the file
-    /// changed, [`ErrorKind::AttachmentRead`] when reading it failed.
-    pub fn encode<W: Write + ?Sized>(
-        self,
-        writer: &mut W,
-        scratch: &mut Vec<u8>,
-    ) -> Result<u64, Error> {
-        let (path, expected) = (self.path, self.opened.len);
-        let mut reader = Bounded { inner: self.opened.reader, len: expected, read: 0 };
-        let mut tagged = Tagged { inner: writer, failed: false };
-        copy_encoded(&mut reader, &mut tagged, self.eol, scratch).map_err(|err| {
-            if tagged.failed {
-                write_error(err)
-            } else if Changed::of(&err).is_some() {
-                Error::new(ErrorKind::Changed { path, expected, read: reader.read })
-            } else {
-                Error::new(ErrorKind::AttachmentRead { path, err })
-            }
-        })
-    }
 }
 
 /// The pre-flight-then-stream plan for one message. See the [module documentation](self).
@@ -605,124 +496,6 @@ impl Plan {
     }
 }
 
-/// The streaming input: a buffer whose front the rewriter has not consumed.
-///
-/// It starts at [`READ_SIZE`] (or the size of what pre-flight read) and grows, doubling, only
-/// while the rewriter keeps asking for more of one line than it holds, up to
-/// [`Limits::min_buffer`](crate::Limits::min_buffer): room for the longest line the limits
-/// let the rewriter ask to see whole. Ordinary mail never grows it.
-struct InputBuffer {
-    /// `READ_ALIGN` bytes longer than the most it holds, so that reads can be aligned.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// The most pending bytes the buffer may grow to hold.
-    max: usize,
-    /// The reader has reported its end.
-    eof: bool,
-}
-
-impl InputBuffer {
-    /// A buffer holding `initial`, for a rewriter with `config`'s limits.
-    fn new(mut initial: Vec<u8>, config: &Config) -> InputBuffer {
-        let end = initial.len();
-        let room = end.max(READ_SIZE);
-        let max = config.limits().min_buffer().max(room);
-        initial.resize(room + READ_ALIGN, 0);
-        InputBuffer { buf: initial, start: 0, end, max, eof: false }
-    }
-
-    /// The bytes not consumed yet.
-    fn pending(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    /// Marks `n` more bytes as consumed.
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-    }
-
-    /// Where to read next: up to [`READ_SIZE`] of free space after the pending bytes.
-    ///
-    /// When the pending bytes fill more than half the buffer it doubles (up to its maximum).
-    /// Few pending bytes are moved first so that the read starts on an aligned address.
-    ///
-    /// # Errors
-    /// The pending bytes fill a buffer of the maximum size: the rewriter asked to see more of
-    /// one line than its limits allow, which it never does.
-    fn space(&mut self) -> Result<&mut [u8], Error> {
-        let len = self.end - self.start;
-        let room = self.buf.len() - READ_ALIGN;
-        if len > room / 2 && room < self.max {
-            let grown = room.saturating_mul(2).min(self.max);
-            self.buf.resize(grown.saturating_add(READ_ALIGN), 0);
-        }
-        let room = self.buf.len() - READ_ALIGN;
-        if len >= room {
-            return Err(Error::limit("buffered line bytes", room as u64));
-        }
-        let misaligned = (self.buf.as_ptr() as usize + len) % READ_ALIGN;
-        let to = (READ_ALIGN - misaligned) % READ_ALIGN;
-        let tail = self.buf.len() - self.end;
-        if self.start != to && (len <= CHEAP_MOVE || tail < READ_SIZE.min(room - len)) {
-            self.buf.copy_within(self.start..self.end, to);
-            (self.start, self.end) = (to, to + len);
-        }
-        // Never more pending bytes than `room`: the check above stays exact.
-        let want = (self.end + READ_SIZE).min(self.buf.len()).min(self.start + room);
-        // An empty space would read as the end of the input.
-        debug_assert!(want > self.end, "no room to read");
-        Ok(&mut self.buf[self.end..want])
-    }
-
-    /// Records that `n` bytes were read into [`space`](Self::space); 0 is the end.
-    fn filled(&mut self, n: usize) {
-        self.eof = n == 0;
-        self.end += n;
-    }
-}
-
-/// A reader that reads at most `len + 1` bytes, and fails with [`Changed`] on the last one.
-struct Bounded<R> {
-    inner: R,
-    len: u64,
-    /// Bytes read so far.
-    read: u64,
-}
-
-impl<R: Read> Read for Bounded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.len.saturating_sub(self.read).saturating_add(1);
-        let most = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-        let n = self.inner.read(&mut buf[..most])?;
-        self.read += n as u64;
-        if self.read > self.len {
-            return Err(io::Error::other(Changed("grew")));
-        }
-        Ok(n)
-    }
-}
-
-/// A writer that remembers whether an error came from it.
-struct Tagged<'w, W: Write + ?Sized> {
-    inner: &'w mut W,
-    failed: bool,
-}
-
-impl<W: Write + ?Sized> Write for Tagged<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf).inspect_err(|_| self.failed = true)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.inner.write_all(buf).inspect_err(|_| self.failed = true)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush().inspect_err(|_| self.failed = true)
-    }
-}
-
 /// A failed read of the message.
 pub(crate) fn read_error(e: io::Error) -> Error {
     Error::new(ErrorKind::Read(e))
@@ -735,6 +508,7 @@ pub(crate) fn write_error(e: io::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use super::input::READ_ALIGN;
     use super::*;
     use crate::source::AttachmentSource;
     use crate::MemorySource;
