@@ -39,8 +39,8 @@ impl Attachment {
     }
 
     /// Writes the file's content to `writer` as MIME base64 lines; returns the bytes read,
-    /// for [`Plan::encoded`](super::Plan::encoded). `scratch` is reused across calls (its content does not
-    /// matter).
+    /// for [`Plan::encoded`](super::Plan::encoded). `scratch` is reused across calls (its
+    /// content does not matter).
     ///
     /// Reads at most [`len`](Self::len)` + 1` bytes: one more than the size at open means
     /// the file grew, and fails with [`ErrorKind::Changed`] before that chunk is written, so
