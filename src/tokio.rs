@@ -1,10 +1,10 @@
 //! The async driver (feature `tokio`): [`AsyncRead`] in, [`AsyncWrite`] out.
 //!
 //! It follows the same [`Plan`] as the sync driver and encodes with the same
-//! [`Attachment::encode`], within the same bounds; only the waiting differs. Attachment sources are blocking (a file, a database client), so opening and
-//! encoding run on tokio's blocking pool and hand encoded chunks to the writer through a
-//! channel of two chunks: the runtime's threads never block on a file, and memory stays
-//! bounded.
+//! [`Attachment::encode`], within the same bounds; only the waiting differs. Attachment
+//! sources are blocking (a file, a database client), so opening and encoding run on tokio's
+//! blocking pool and hand encoded chunks to the writer through a channel of two chunks: the
+//! runtime's threads never block on a file, and memory stays bounded.
 
 use std::io::{self, Write};
 use std::sync::Arc;
