@@ -137,6 +137,7 @@ pub(crate) enum Parsed {
 /// # Ok::<(), mimeinject::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum UnsignedPolicy {
     /// Fail: the message stays queued. The safe default.
     #[default]

@@ -1,13 +1,14 @@
 //! Running as the MTA's filter: stdin to stdout.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 
-use mimeinject::{Config, FsRoot, Limits, Summary, UnsignedPolicy};
+use mimeinject::driver::AlignedWriter;
+use mimeinject::{Config, FsRoot, Limits, Summary};
 
-use crate::cli::{FilterArgs, Unsigned};
+use crate::cli::FilterArgs;
 
 /// Output chunk: every `write(2)` but the last is exactly this long, from a page-aligned
 /// address (see [`AlignedWriter`]). Overridden by `MIMEINJECT_WRITE_SIZE` (benchmarks).
@@ -65,10 +66,7 @@ pub fn config(args: &FilterArgs) -> Result<Config, String> {
         .limits(limits)
         .preflight_window(args.preflight_window)
         .stages(args.stages.clone())
-        .unsigned(match args.unsigned {
-            Unsigned::Fail => UnsignedPolicy::Fail,
-            Unsigned::Pass => UnsignedPolicy::Pass,
-        });
+        .unsigned(args.unsigned);
     builder = crate::options::vars_and_key(builder, &args.vars, args.key_file.as_deref())?;
     builder.recipients(&args.recipients).build().map_err(|e| e.to_string())
 }
@@ -90,72 +88,10 @@ fn grow_pipe(fd: i32) {
     }
 }
 
-/// Largest single memcpy in [`AlignedWriter`] (see there).
-const COPY_PIECE: usize = 2048;
-
 /// A size from the environment variable `name` (bytes), else `default`.
 fn env_size(name: &str, default: usize) -> usize {
     let value = std::env::var_os(name);
     value.and_then(|v| v.to_str()?.trim().parse().ok()).unwrap_or(default)
-}
-
-/// A write buffer that always copies, and writes whole chunks from a page-aligned address.
-///
-/// `BufWriter` passes large spans straight to `write(2)` from wherever they are in the input
-/// buffer, and a small piece before them leaves the pipe's last page part-filled. Either way
-/// the kernel copies into the pipe from a source that is misaligned with the destination
-/// page, and on the machine the benchmarks ran on (AMD EPYC Zen 3) `_copy_from_iter` then runs
-/// at half speed: reading 100 MB in 128 KiB pieces and writing each from 11 bytes past a page
-/// boundary into a pipe took 60 ms of system time, from the boundary 30 ms. Copying every
-/// byte once more in user space (memcpy, cache-resident) is cheaper than that.
-struct AlignedWriter<W: Write> {
-    inner: W,
-    /// `chunk` bytes starting at `skip` are page-aligned.
-    mem: Vec<u8>,
-    skip: usize,
-    chunk: usize,
-    len: usize,
-}
-
-impl<W: Write> AlignedWriter<W> {
-    fn new(chunk: usize, inner: W) -> Self {
-        const PAGE: usize = 4096;
-        let chunk = chunk.max(PAGE);
-        let mem = vec![0; chunk + PAGE];
-        let skip = mem.as_ptr().align_offset(PAGE);
-        AlignedWriter { inner, mem, skip, chunk, len: 0 }
-    }
-
-    fn flush_buffer(&mut self) -> io::Result<()> {
-        let buf = &self.mem[self.skip..self.skip + self.len];
-        self.len = 0;
-        self.inner.write_all(buf)
-    }
-}
-
-impl<W: Write> Write for AlignedWriter<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(self.chunk - self.len);
-        let at = self.skip + self.len;
-        // In pieces below glibc's `rep movsb` threshold: `rep movsb` is what is slow with a
-        // misaligned source here, and memcpy's vector loop is not.
-        let dst = self.mem[at..at + n].chunks_mut(COPY_PIECE);
-        for (d, s) in dst.zip(data[..n].chunks(COPY_PIECE)) {
-            d.copy_from_slice(s);
-        }
-        self.len += n;
-        if self.len == self.chunk {
-            self.flush_buffer()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.len > 0 {
-            self.flush_buffer()?;
-        }
-        self.inner.flush()
-    }
 }
 
 /// Reads stdin to its end, so the MTA's writer never sees a broken pipe.
