@@ -11,6 +11,8 @@ use crate::exit::Exit;
 /// `deliver`'s default `--failure-exit-code`: [`Exit::EX_TEMPFAIL`], a pipe(8) deferral
 /// (a test checks that they agree).
 const DELIVER_FAILURE: &str = "75";
+/// `deliver`'s default `--permanent-exit-code`: EX_UNAVAILABLE, which pipe(8) bounces.
+const DELIVER_PERMANENT: &str = "69";
 
 /// Adds attachments to mail at delivery: reads a message on stdin, writes it to stdout with
 /// every placeholder replaced by its file as a base64 MIME part.
@@ -71,11 +73,12 @@ pub enum Command {
     },
     /// Delivers the filtered message straight to a next hop over SMTP or LMTP, as a Postfix
     /// pipe(8) transport: the output streams into the transaction, and only a complete
-    /// message gets the final dot. Exits 0 when the next hop accepted it, 75 (defer) on any
-    /// local failure or a 4xx reply, 69 (bounce) on a 5xx reply to the message; prints one
-    /// line for pipe(8) to log, starting with the next hop's enhanced status code when the
-    /// next hop refused the message.
+    /// message gets the final dot. Exits 0 when the next hop accepted it, 75 (defer) on a
+    /// temporary local failure or a 4xx reply, 69 (bounce) on a permanent local failure or a
+    /// 5xx reply to the message; prints one line for pipe(8) to log, starting with an
+    /// enhanced status code when the message is refused for good or by the next hop.
     #[command(mut_arg("failure_exit_code", |a| a.default_value(DELIVER_FAILURE)))]
+    #[command(mut_arg("permanent_exit_code", |a| a.default_value(DELIVER_PERMANENT)))]
     Deliver(Box<DeliverArgs>),
     /// Encodes a file (or stdin) as MIME base64 in 76-column lines, like `base64 -w 76`.
     Encode {
@@ -193,6 +196,14 @@ pub struct FilterArgs {
     /// needs 75 (EX_TEMPFAIL) to defer rather than bounce.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
     pub failure_exit_code: u8,
+
+    /// The exit status when the failure is permanent: a defect of the message itself (a
+    /// malformed placeholder or structure, signed mail, a path no root can hold) that no
+    /// retry can cure. Unset, permanent failures exit with --failure-exit-code like the
+    /// others. `deliver` sets 69 (EX_UNAVAILABLE: pipe(8) bounces) and prints the reason
+    /// after the enhanced status code 5.6.0.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..))]
+    pub permanent_exit_code: Option<u8>,
 
     /// Appends the one-line failure reason to this file.
     #[arg(long, value_name = "PATH")]
@@ -347,5 +358,7 @@ mod tests {
         let Some(Command::Deliver(d)) = cli.command else { panic!("deliver") };
         assert_eq!(Exit::code(d.filter.failure_exit_code), Exit::EX_TEMPFAIL);
         assert_eq!(DELIVER_FAILURE.parse(), Ok(u8::from(Exit::EX_TEMPFAIL)));
+        assert_eq!(d.filter.permanent_exit_code, Some(u8::from(Exit::EX_UNAVAILABLE)));
+        assert_eq!(DELIVER_PERMANENT.parse(), Ok(u8::from(Exit::EX_UNAVAILABLE)));
     }
 }

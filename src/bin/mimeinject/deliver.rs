@@ -11,7 +11,11 @@
 //! | accepted (2xx to the end of data) | 0 | `<next hop> said: 250 ...` |
 //! | 4xx to MAIL, RCPT, DATA or the end of data | 75 | `4.x.x <next hop> said: 4xx ...` |
 //! | 5xx to MAIL, RCPT, DATA or the end of data | 69 | `5.x.x <next hop> said: 5xx ...` |
-//! | anything else: a mimeinject failure, no connection, TLS, AUTH, a lost connection, a timeout | `--failure-exit-code` (75) | `mimeinject: <reason>` |
+//! | a permanent failure of mimeinject's own: a defect of the message ([`mimeinject::Class`]) | `--permanent-exit-code` (69) | `5.6.0 mimeinject: <reason>` |
+//! | anything else: a temporary mimeinject failure, no connection, TLS, AUTH, a lost connection, a timeout | `--failure-exit-code` (75) | `mimeinject: <reason>` |
+//!
+//! 5.6.0 is RFC 3463's "other or undefined media error" (§3.7): the message's content is
+//! why it cannot be delivered, and pipe(8) puts the code and the reason in the bounce.
 //!
 //! The connection is opened when the filter writes its first byte
 //! ([`mimeinject::smtp::Transaction`]), so a failure of the pre-flight check (a missing file
@@ -24,6 +28,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use mimeinject::smtp::{self, Credentials, Options, Protocol, Transaction, TrustRoots};
+use mimeinject::Class;
 
 use crate::cli::DeliverArgs;
 use crate::exit::Exit;
@@ -45,7 +50,16 @@ pub enum Outcome {
         /// The line for pipe(8) and the log: `4.x.x <next hop> said: 4xx ...`.
         line: String,
     },
-    /// A failure of mimeinject's own, or of the session: `--failure-exit-code`.
+    /// A permanent failure of mimeinject's own, a defect of the message that no retry can
+    /// cure: `--permanent-exit-code` ([`Exit::EX_UNAVAILABLE`] unless set), and pipe(8)
+    /// bounces with the reason.
+    Bounced {
+        /// The exit status.
+        status: Exit,
+        /// The reason, for the log; pipe(8)'s line is [`print_bounce`]'s.
+        reason: String,
+    },
+    /// A temporary failure of mimeinject's own, or of the session: `--failure-exit-code`.
     Failed {
         /// The exit status.
         status: Exit,
@@ -103,7 +117,15 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
             return refused(hop, upstream.error().expect("failed"), failure);
         }
         // Dropping the session closes the connection without the final dot.
-        Err(e) => return local(format!("{e}; nothing delivered to {hop}")),
+        Err(e) => {
+            let reason = format!("{e}; nothing delivered to {hop}");
+            return match (e.class(), args.filter.permanent_exit_code) {
+                (Class::Permanent, Some(code)) => {
+                    Outcome::Bounced { status: Exit::code(code), reason }
+                }
+                _ => local(reason),
+            };
+        }
     };
     match upstream.finish() {
         Err(err) => refused(hop, &err, failure),
@@ -137,6 +159,12 @@ fn refused(hop: &smtp::NextHop, err: &smtp::Error, failure: Exit) -> Outcome {
 /// Prints pipe(8)'s line for a failure of mimeinject's own, which names the program.
 pub fn print_failure(reason: &str) {
     print(&format!("mimeinject: {reason}"));
+}
+
+/// Prints pipe(8)'s line for a permanent failure of mimeinject's own: the enhanced status
+/// code first, which pipe(8) takes as the delivery status of the bounce, then the reason.
+pub fn print_bounce(reason: &str) {
+    print(&format!("5.6.0 mimeinject: {reason}"));
 }
 
 /// Prints the one line pipe(8) reads (stdout; one line, at most 990 characters).

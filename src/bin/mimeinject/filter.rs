@@ -6,7 +6,7 @@ use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 
 use mimeinject::driver::AlignedWriter;
-use mimeinject::{Config, FsRoot, Limits, Summary};
+use mimeinject::{Class, Config, FsRoot, Limits, Summary};
 
 use crate::cli::FilterArgs;
 
@@ -16,8 +16,30 @@ const WRITE_BUFFER: usize = 128 << 10;
 /// What the output pipe is grown to, when stdout is a pipe (Linux's default `pipe-max-size`).
 const PIPE_SIZE: i32 = 1 << 20;
 
+/// Why a run failed: the one-line reason, and whether retrying can help.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The reason, for the log (and pipe(8)'s line).
+    pub reason: String,
+    /// [`Class::Permanent`] only for a defect of the message itself.
+    pub class: Class,
+}
+
+/// A failure of the set-up (options, the root): the administrator's to fix, so temporary.
+impl From<String> for Refusal {
+    fn from(reason: String) -> Refusal {
+        Refusal { reason, class: Class::Temporary }
+    }
+}
+
+impl From<mimeinject::Error> for Refusal {
+    fn from(e: mimeinject::Error) -> Refusal {
+        Refusal { reason: e.to_string(), class: e.class() }
+    }
+}
+
 /// Filters stdin to stdout; what was attached. On error, stdin has been read to its end.
-pub fn run(args: &FilterArgs) -> Result<Summary, String> {
+pub fn run(args: &FilterArgs) -> Result<Summary, Refusal> {
     let mut stdin = stdin();
     // SAFETY: fd 1 is this process's stdout; ManuallyDrop keeps it open.
     let stdout = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
@@ -28,13 +50,12 @@ pub fn run(args: &FilterArgs) -> Result<Summary, String> {
     result
 }
 
-fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<Summary, String> {
+fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<Summary, Refusal> {
     let config = config(args)?;
     let source = source(args)?;
     grow_pipe(1);
     let mut out = AlignedWriter::new(env_size("MIMEINJECT_WRITE_SIZE", WRITE_BUFFER), stdout);
-    let summary =
-        mimeinject::rewrite(&config, &source, stdin, &mut out).map_err(|e| e.to_string())?;
+    let summary = mimeinject::rewrite(&config, &source, stdin, &mut out)?;
     out.flush().map_err(|e| format!("writing the output: {e}"))?;
     Ok(summary)
 }

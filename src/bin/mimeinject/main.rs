@@ -13,6 +13,8 @@ mod tools;
 
 use std::ffi::OsString;
 
+use mimeinject::Class;
+
 use crate::cli::Command;
 use crate::deliver::Outcome;
 use crate::exit::Exit;
@@ -98,11 +100,20 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         }
     };
     match &cli.command {
-        None => {
-            let summary = filter::run(&cli.filter).map_err(Failure::Reason)?;
-            delivered(log, &summary.attachments);
-            Ok(())
-        }
+        None => match filter::run(&cli.filter) {
+            Ok(summary) => {
+                delivered(log, &summary.attachments);
+                Ok(())
+            }
+            Err(refusal) => {
+                log.failure(&refusal.reason);
+                let failure = Exit::code(cli.filter.failure_exit_code);
+                Err(Failure::Reported(match (refusal.class, cli.filter.permanent_exit_code) {
+                    (Class::Permanent, Some(code)) => Exit::code(code),
+                    _ => failure,
+                }))
+            }
+        },
         Some(Command::Encode { crlf, file }) => {
             filter::encode(*crlf, file.as_deref()).map_err(Failure::Reason)
         }
@@ -127,6 +138,11 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
             Outcome::Failed { status, reason } => {
                 log.failure(&reason);
                 deliver::print_failure(&reason);
+                Err(Failure::Reported(status))
+            }
+            Outcome::Bounced { status, reason } => {
+                log.failure(&reason);
+                deliver::print_bounce(&reason);
                 Err(Failure::Reported(status))
             }
         },
