@@ -139,6 +139,24 @@ struct Settings {
     localdelivery: &'static str,
 }
 
+/// How the activation recipe's `invoke-rc.d` behaves in a test.
+enum Restart {
+    /// Recorded in a file, not run: exim's configuration is the test's private copy.
+    Recorded,
+    /// Denied, as Debian's `policy-rc.d` denies it in a container or a chroot (exit 101).
+    Denied,
+}
+
+/// Whether this machine's `policy-rc.d` denies restarting exim4 (exit 101), so that the real
+/// `invoke-rc.d` can run in a test without restarting anything.
+fn policy_denies() -> bool {
+    Path::new("/usr/sbin/invoke-rc.d").exists()
+        && Command::new("/usr/sbin/policy-rc.d")
+            .args(["exim4", "restart"])
+            .status()
+            .is_ok_and(|s| s.code() == Some(101))
+}
+
 /// One Debian configuration in a private exim instance, with the sink its remote mail goes
 /// to.
 struct Debian {
@@ -263,6 +281,20 @@ dc_localdelivery='{localdelivery}'
 
     /// [`activate`](Self::activate), with `extra_args` added to mimeinject's arguments.
     fn activate_with(&self, extra_transports: &str, extra_args: &str) -> Output {
+        let out = self.run_activation(extra_transports, extra_args, Restart::Recorded);
+        out.assert_success("the guide's exim/debian-activate.sh");
+        self.assert_only_lines_added(extra_transports);
+        let restarts = fs::read_to_string(self.exim.dir().join("restarts")).unwrap_or_default();
+        assert_eq!(
+            restarts, "invoke-rc.d --disclose-deny exim4 restart\n",
+            "the recipe restarts exim once"
+        );
+        out
+    }
+
+    /// Runs the guide's `exim/debian-activate.sh` with `invoke-rc.d` as `restart` says;
+    /// its output, whatever its status.
+    fn run_activation(&self, extra_transports: &str, extra_args: &str, restart: Restart) -> Output {
         let base = self.exim.dir();
         fs::write(base.join("debian-add-filter.sh"), self.add_filter_script(extra_args)).unwrap();
         let mut steps = recipe("exim/debian-activate.sh");
@@ -271,15 +303,21 @@ dc_localdelivery='{localdelivery}'
             assert!(steps.contains(line), "the recipe runs {line:?}");
             steps = steps.replace(line, &format!("{line} {extra_transports}"));
         }
+        let restart = match restart {
+            Restart::Recorded => format!("invoke-rc.d() {{ echo \"invoke-rc.d $*\" >> '{}/restarts'; }}", base.display()),
+            // This machine's policy-rc.d denies every action: the real invoke-rc.d runs.
+            Restart::Denied if policy_denies() => String::new(),
+            // Elsewhere, what Debian's invoke-rc.d does when policy-rc.d denies the action.
+            Restart::Denied => "invoke-rc.d() { echo \"invoke-rc.d: policy-rc.d denied execution of restart.\" >&2; return 101; }".to_owned(),
+        };
+        // No `set -e` here: the recipe must stop on a failure by itself.
         let prelude = format!(
-            "set -euo pipefail
-update-exim4.conf() {{ {UPDATE} -d '{etc}' -o '{conf}' \"$@\"; }}
-invoke-rc.d() {{ echo \"invoke-rc.d $*\" >> '{base}/restarts'; }}
+            "update-exim4.conf() {{ {UPDATE} -d '{etc}' -o '{conf}' \"$@\"; }}
+{restart}
 exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
 ",
             etc = self.etc.display(),
             conf = self.exim.conf().display(),
-            base = base.display(),
         );
         let out = run(
             Command::new("bash")
@@ -291,10 +329,6 @@ exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
             b"",
             Duration::from_secs(120),
         );
-        out.assert_success("the guide's exim/debian-activate.sh");
-        self.assert_only_lines_added(extra_transports);
-        let restarts = fs::read_to_string(base.join("restarts")).unwrap_or_default();
-        assert_eq!(restarts, "invoke-rc.d exim4 restart\n", "the recipe restarts exim once");
         out
     }
 
@@ -703,4 +737,53 @@ fn debian_dkim_macros_sign_the_filtered_message() {
     assert_eq!(verdicts, [format!("d={REMOTE_DOMAIN} s=mail2026 pass")]);
     let pdf = fs::read(testdata().join("files/invoices/inv-42.pdf")).unwrap();
     assert!(attachment(&messages[0].data, "Invoice 42.pdf") == pdf, "the invoice");
+}
+
+/// The activation stops, with one line saying why, when the restart fails: here
+/// `invoke-rc.d` is denied by `policy-rc.d` (the real one where this machine's policy denies
+/// it, else a stand-in that does what it does). Nothing after the restart runs.
+#[test]
+fn debian_activation_stops_when_the_restart_fails() {
+    if should_skip() {
+        return;
+    }
+    let debian =
+        Debian::new(Settings { split: false, configtype: "internet", localdelivery: "mail_spool" });
+    let out = debian.run_activation("", "", Restart::Denied);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "stopped: exim4 did not restart (invoke-rc.d exit 101); the filter is not on yet"
+        ),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("transport_filter"), "{out:?}");
+}
+
+/// The activation stops before installing anything when the configuration does not build:
+/// the restart is never asked for.
+#[test]
+fn debian_activation_stops_when_the_configuration_check_fails() {
+    if should_skip() {
+        return;
+    }
+    let debian =
+        Debian::new(Settings { split: true, configtype: "internet", localdelivery: "mail_spool" });
+    // Two transports of one name: exim refuses the whole configuration.
+    let pasted = "remote_smtp:\n  driver = smtp\n";
+    fs::write(debian.etc.join("conf.d/transport/40_pasted"), pasted).unwrap();
+    let out = debian.run_activation("", "", Restart::Recorded);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stopped: the configuration does not build; exim still runs the old one"),
+        "{stderr}"
+    );
+    assert!(!debian.exim.dir().join("restarts").exists(), "no restart was asked for");
+    assert!(
+        !debian.exim.conf().exists()
+            || !fs::read_to_string(debian.exim.conf()).unwrap().contains("mimeinject"),
+        "nothing installed"
+    );
 }
