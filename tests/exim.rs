@@ -281,7 +281,8 @@ fn attachment_decodes_byte_exact(smtp: bool) {
     // The delivery line, tied to exim's id.
     let lines = setup.filter_log_lines();
     let expected = format!(
-        "]: {id}: 1 recipient, 1 attachment ({0} bytes): \"invoices/inv-42.pdf\" {0} bytes",
+        "]: {id}: 1 recipient, 1 attachment ({0} bytes): \"invoices/inv-42.pdf\" {0} bytes; \
+         to <user@{DOMAIN}>",
         pdf.len()
     );
     assert!(lines.len() == 1 && lines[0].ends_with(&expected), "{lines:?}");
@@ -344,6 +345,7 @@ fn per_recipient_files(smtp: bool) {
             format!("\"statements/{local_part}@{DOMAIN}/statement.txt\" {} bytes", bytes.len());
         let line = lines.iter().find(|l| l.contains(&path)).unwrap_or_else(|| panic!("{lines:?}"));
         assert!(line.contains(&format!("]: {id}: 1 recipient, 1 attachment")), "{line}");
+        assert!(line.ends_with(&format!("; to <{local_part}@{DOMAIN}>")), "{line}");
     }
 }
 

@@ -23,8 +23,7 @@ use crate::support::{self, Output};
 const RCPT: &str = "user@example.test";
 const QUEUE_ID: &str = "1AbCdE-000001-XY";
 /// The delivery line for `invoice.eml` (one file, `invoices/inv-42.pdf`, 513 bytes).
-const INVOICE_LINE: &str =
-    r#"1 recipient, 1 attachment (513 bytes): "invoices/inv-42.pdf" 513 bytes"#;
+const INVOICE_LINE: &str = r#"1 recipient, 1 attachment (513 bytes): "invoices/inv-42.pdf" 513 bytes; to <user@example.test>"#;
 /// The failure reason for `missing-file.eml`.
 const MISSING_REASON: &str = r#"attachment "invoices/does-not-exist.pdf": no such file"#;
 

@@ -113,7 +113,8 @@ fn postfix_deliver_smtp_to_exim_attachment_arrives_byte_exact() {
     // The recipe's --queue-id ${queue_id}: the audit line starts with Postfix's queue id.
     let log = std::fs::read_to_string(pf.work().join("log/mimeinject.log")).unwrap();
     let expected = format!(
-        "{qid}: 1 recipient, 1 attachment ({} bytes): \"invoices/inv-42.pdf\" {} bytes",
+        "{qid}: 1 recipient, 1 attachment ({} bytes): \"invoices/inv-42.pdf\" {} bytes; \
+         to <{RECIPIENT}>",
         invoice.len(),
         invoice.len()
     );

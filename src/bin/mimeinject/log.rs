@@ -143,17 +143,23 @@ pub fn one_line(text: &str, max: usize) -> String {
 
 /// The delivery line for a message to `recipients` (how many were given) that had
 /// `attached` added: `N recipient(s), M attachment(s) (B bytes): "path" B bytes, ...`.
-pub fn delivery_line(recipients: usize, attached: &[mimeinject::Attached]) -> String {
+pub fn delivery_line(recipients: &[String], attached: &[mimeinject::Attached]) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let total: u64 = attached.iter().map(|a| a.bytes).sum();
     let mut line = format!(
         "{}, {} ({total} bytes):",
-        plural(recipients, "recipient"),
+        plural(recipients.len(), "recipient"),
         plural(attached.len(), "attachment")
     );
     for (i, a) in attached.iter().enumerate() {
         let sep = if i == 0 { " " } else { ", " };
         line.push_str(&format!("{sep}{:?} {} bytes", a.path, a.bytes));
+    }
+    // Who got them: the recipients given after `--`, last, so that a line cut at its limit
+    // keeps the counts and the files.
+    for (i, r) in recipients.iter().enumerate() {
+        let sep = if i == 0 { "; to " } else { ", " };
+        line.push_str(&format!("{sep}<{}>", r.escape_debug()));
     }
     line
 }
@@ -199,12 +205,21 @@ mod tests {
     #[test]
     fn delivery_line_counts_first() {
         let a = |path: &str, bytes| mimeinject::Attached { path: path.into(), bytes };
-        let line = super::delivery_line(1, &[a("inv/42.pdf", 513), a("a \"b\".txt", 2)]);
+        let one = ["user@example.test".to_owned()];
+        let line = super::delivery_line(&one, &[a("inv/42.pdf", 513), a("a \"b\".txt", 2)]);
         assert_eq!(
             line,
-            r#"1 recipient, 2 attachments (515 bytes): "inv/42.pdf" 513 bytes, "a \"b\".txt" 2 bytes"#
+            r#"1 recipient, 2 attachments (515 bytes): "inv/42.pdf" 513 bytes, "a \"b\".txt" 2 bytes; to <user@example.test>"#
         );
-        assert!(super::delivery_line(3, &[a("x", 1)]).starts_with("3 recipients, 1 attachment "));
+        let three = ["a@x.test", "b@x.test", "c\n@x.test"].map(String::from);
+        assert_eq!(
+            super::delivery_line(&three, &[a("x", 1)]),
+            r#"3 recipients, 1 attachment (1 bytes): "x" 1 bytes; to <a@x.test>, <b@x.test>, <c\n@x.test>"#
+        );
+        assert_eq!(
+            super::delivery_line(&[], &[a("x", 1)]),
+            r#"0 recipients, 1 attachment (1 bytes): "x" 1 bytes"#
+        );
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
     log.stderr &= !matches!(cli.command, Some(Command::Deliver(_)));
     let delivered = |log: &Log, attached: &[mimeinject::Attached]| {
         if !attached.is_empty() && !active.no_delivery_log {
-            log.delivery(&log::delivery_line(active.recipients.len(), attached));
+            log.delivery(&log::delivery_line(&active.recipients, attached));
         }
     };
     match &cli.command {
