@@ -3,11 +3,11 @@
 //! libtest has no run-time skip: a test that returns early is reported as `ok`. So every test
 //! that cannot run calls [`skip`] (or [`should_skip`]) before returning, which
 //!
-//! - under `CI=true` fails the test instead: CI must not pass by skipping;
-//! - otherwise prints `SKIP <test name>: <reason>` on stderr (shown with `--nocapture`), and
-//!   appends the same line to the file named by `MIMEINJECT_SKIP_LOG`, if set. libtest
-//!   captures the output of passing tests, so `scripts/test.sh` sets that variable and prints
-//!   the count and the lines after `cargo test`.
+//! - prints `SKIP <test name>: <reason>` on stderr (shown with `--nocapture`, or when the
+//!   test fails), and appends the same line to the file named by `MIMEINJECT_SKIP_LOG`, if
+//!   set: libtest captures the output of passing tests, so `scripts/test.sh` sets that
+//!   variable and prints the count and the lines after `cargo test`;
+//! - under `CI=true` then fails the test: CI must not pass by skipping.
 
 use std::io::Write;
 
@@ -21,9 +21,6 @@ pub const LOG_VAR: &str = "MIMEINJECT_SKIP_LOG";
 /// Under `CI=true`, where a skip is a failure; or when the skip log cannot be written.
 pub fn skip(reason: &str) {
     let line = format!("SKIP {}: {reason}", test_name());
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{line} (CI=true, so this is a failure, not a skip)");
-    }
     eprintln!("{line}");
     if let Some(log) = std::env::var_os(LOG_VAR).filter(|v| !v.is_empty()) {
         let mut file = std::fs::OpenOptions::new()
@@ -34,6 +31,9 @@ pub fn skip(reason: &str) {
         // One write per line: tests run in parallel and append to the same file.
         file.write_all(format!("{line}\n").as_bytes())
             .unwrap_or_else(|e| panic!("{LOG_VAR}={}: {e}", log.to_string_lossy()));
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{line} (CI=true, so this is a failure, not a skip)");
     }
 }
 
