@@ -1026,6 +1026,16 @@ mod unit {
     use super::*;
 
     #[test]
+    fn a_process_is_known_by_pid_and_start_time() {
+        let me = read_stat(std::process::id() as i32).expect("this process in /proc");
+        // SAFETY: getpgrp has no preconditions.
+        assert_eq!(me.pgrp, unsafe { libc::getpgrp() });
+        assert!(me.is_alive());
+        let same_pid_later = Process { start: me.start + 1, comm: String::new(), ..me };
+        assert!(!same_pid_later.is_alive());
+    }
+
+    #[test]
     fn smtp_data_stuffs_dots_and_uses_crlf() {
         assert_eq!(smtp_data(b"a\n.b\r\n..\n"), b"a\r\n..b\r\n...\r\n.\r\n");
         assert_eq!(smtp_data(b""), b"\r\n.\r\n");
