@@ -18,9 +18,13 @@ struct DocumentStore {
 
 impl AttachmentSource for DocumentStore {
     fn open(&self, path: &str) -> Result<Opened, SourceError> {
-        let refuse = |reason: &str| SourceError { path: path.to_owned(), reason: reason.into() };
-        let id = path.strip_prefix("docs/").ok_or_else(|| refuse("not under docs/"))?;
-        let doc = self.docs.get(id).ok_or_else(|| refuse("no such document"))?;
+        // A path outside docs/ can never name a document: the message is at fault (a bounce).
+        // A missing document may yet be stored: the MTA should try again (a deferral).
+        let id = path
+            .strip_prefix("docs/")
+            .ok_or_else(|| SourceError::permanent(path, "not under docs/"))?;
+        let doc =
+            self.docs.get(id).ok_or_else(|| SourceError::temporary(path, "no such document"))?;
         // The reader owns a handle on the bytes: nothing is copied.
         Ok(Opened { len: doc.len() as u64, reader: Box::new(Cursor::new(Arc::clone(doc))) })
     }

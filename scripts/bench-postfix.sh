@@ -9,7 +9,7 @@
 #       (contrib/mimeinject-postfix-wrapper) expands it into a temporary file and re-injects
 #       it with `sendmail -G -i`; Postfix queues the expanded copy and its lmtp(8) delivers it;
 #   (b) mimeinject deliver: the template is queued; at delivery the pipe(8) transport of the
-#       README's recipe postfix/deliver-lmtp.master.cf expands it straight into the LMTP
+#       guide's recipe postfix/deliver-lmtp.master.cf expands it straight into the LMTP
 #       transaction;
 #   (c) pre-built: Python's email package builds each full message before submission; Postfix
 #       queues it and its lmtp(8) delivers it.
@@ -79,12 +79,15 @@ for ((k = 0; k < FILES; k++)); do
 done
 chmod 644 "$WORK"/root/att/*.bin
 
-# The README's recipe, as an admin would paste it.
+# The documentation's recipe (README.md, docs/*.md), as an admin would paste it.
 recipe() {
-    awk -v name="$1" '
+    local text
+    text=$(awk -v name="$1" '
         $0 == "<!-- recipe: " name " -->" { getline; on = 1; next }
         on && /^```/ { exit }
-        on { print }' "$repo/README.md"
+        on { print }' "$repo/README.md" "$repo"/docs/*.md)
+    [[ -n $text ]] || die "no recipe $1 in README.md or docs/*.md"
+    printf '%s\n' "$text"
 }
 
 # --- one private Postfix and one Dovecot per approach ------------------------------------
@@ -181,7 +184,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
     case $mode in
         filter)
-            # The README's content filter, as the tests run it (testdata/postfix/master.cf.in).
+            # The guide's content filter (docs/postfix.md), as the tests run it (testdata/postfix/master.cf.in).
             cat >>"$d/conf/master.cf" <<EOF
 mimeinject unix -       n       n       -       10      pipe
   flags=Rq user=nobody null_sender=

@@ -5,7 +5,7 @@
 # loopback sink that counts them and checks a sample byte for byte.
 #
 #   exim (a private exim 4, `exim -C`): the placeholder message through mimeinject as the smtp
-#        transport's transport_filter (the README's recipe), with the delivery methods in
+#        transport's transport_filter (the guide's recipe), with the delivery methods in
 #        EXIM_METHODS (1 and 2 queue runners); and the pre-built message (Python's email
 #        package builds it before queueing) at the sizes in PREBUILT_N;
 #   Postfix (the unpacked copy of scripts/install-postfix.sh): the pipe(8) content filter
@@ -43,8 +43,9 @@
 #   MAILDIR_N=200      also run scripts/bench-bulk.sh with this N (the maildir scenario, where
 #                      placeholders lose; 5 MiB per message); 0 skips it
 #   CHART              the SVG written (default WORK/seed.svg)
-#   README=1           write the tables into README.md (between the bench-seed markers) and
-#                      the chart to docs/bench-seed.svg
+#   DOCS=1             write the tables into docs/performance.md (between the bench-seed
+#                      markers) and the chart to docs/bench-seed.svg (README=1, its older
+#                      name, does the same)
 #   MIMEINJECT_BIN     the binary (default: built with scripts/build-release.sh)
 #   WORK               scratch directory (default a new /tmp/mimeinject-seed.XXXXXX)
 #   KEEP=1             keep WORK (runs, built messages) afterwards
@@ -55,7 +56,7 @@ set -euo pipefail
 # The command as given, with the settings that were set, for the report.
 given=""
 for v in N PREBUILT_N EXIM_METHODS PREBUILT_METHODS TUNE_N TUNE_METHODS TUNE_REPEAT MTAS POSTFIX_MODES FILES \
-    SAMPLE_EVERY MAILDIR_N README; do
+    SAMPLE_EVERY MAILDIR_N DOCS README; do
     [[ -n ${!v+x} ]] && given+="$v=\"${!v}\" "
 done
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -105,14 +106,13 @@ if ((MAILDIR_N > 0)); then
         | paste -sd ';' | sed 's/;/; /; s/$/. Command: `N='"$MAILDIR_N"' scripts\/bench-bulk.sh`./' >>"$WORK/maildir.md"
     report+=(--maildir "$WORK/maildir.md")
 fi
-if [[ ${README:-} == 1 ]]; then
-    mkdir -p "$repo/docs"
-    report+=(--readme "$repo/README.md")
+if [[ ${DOCS:-} == 1 || ${README:-} == 1 ]]; then
+    report+=(--readme "$repo/docs/performance.md" --chart-link bench-seed.svg)
 fi
 "$PY" "$S/seed_report.py" "${report[@]}"
-if [[ ${README:-} == 1 ]]; then
+if [[ ${DOCS:-} == 1 || ${README:-} == 1 ]]; then
     cp "$CHART" "$repo/docs/bench-seed.svg"
-    printf '### README.md and docs/bench-seed.svg updated\n' >&2
+    printf '### docs/performance.md and docs/bench-seed.svg updated\n' >&2
 fi
 printf '### done in %d s; results in %s, chart in %s\n' $(($(date +%s) - start)) "$WORK/results.json" "$CHART" >&2
 if [[ ${KEEP:-} != 1 ]]; then

@@ -5,8 +5,12 @@
 #   bash, zsh and fish completions          `mimeinject completions SHELL`, in the directories
 #                                           bash-completion, zsh and fish load them from
 #   /usr/share/doc/mimeinject/              README.md, changelog.gz (CHANGELOG.md), copyright
-#   /usr/share/doc/mimeinject/examples/     every README recipe named exim/* or postfix/*,
-#                                           under its name (scripts/readme-recipes.sh)
+#   /usr/share/doc/mimeinject/docs/         the guide: docs/*.md and its chart, where the
+#                                           README's links find them
+#   /usr/share/doc/mimeinject/examples/     every exim/* and postfix/* recipe of the
+#                                           documentation (README.md, docs/*.md), under its
+#                                           name (scripts/readme-recipes.sh): exactly those of
+#                                           packaging/examples.list, or the build fails
 #   /usr/libexec/mimeinject/mimeinject-postfix-wrapper
 #                                           contrib/'s wrapper, pointed at /usr/bin/mimeinject
 # The layout is set in Cargo.toml, [package.metadata.deb]; this script builds the binary and
@@ -47,25 +51,32 @@ mkdir -p "$assets/completions" "$assets/examples"
 "$bin" completions zsh >"$assets/completions/_mimeinject"
 "$bin" completions fish >"$assets/completions/mimeinject.fish"
 
-# The README's exim and Postfix recipes, however many there are (zero included), and an
-# index, which also keeps the directory from being empty.
-mapfile -t recipes < <(scripts/readme-recipes.sh README.md "$assets/examples" exim postfix)
+# The documentation's exim and Postfix recipes: exactly those of packaging/examples.list (one
+# missing from the documentation, or not listed, fails the build), and an index.
+scripts/readme-recipes.sh --expect packaging/examples.list "$assets/examples" exim postfix \
+    >"$assets/recipes.list"
+mapfile -t recipes <"$assets/recipes.list"
+((${#recipes[@]})) || die "no exim or Postfix recipe in README.md and docs/*.md"
 # With the package's paths (packaging/paths.sed): /usr/bin/mimeinject, not /usr/local/bin.
 for name in "${recipes[@]}"; do
     sed -i -f packaging/paths.sed "$assets/examples/$name"
 done
 {
-    echo "The exim and Postfix recipes of mimeinject's README (/usr/share/doc/mimeinject/README.md,"
-    echo "sections \"With exim\" and \"With Postfix\"), one file per recipe, under the recipe's name."
-    echo "The README says where each one goes. Paths are those of this package: the README's"
-    echo "/usr/local/bin/mimeinject is /usr/bin/mimeinject here, and the Postfix wrapper is"
+    echo "The exim and Postfix recipes of mimeinject's guide (/usr/share/doc/mimeinject/docs/),"
+    echo "one file per recipe, under the recipe's name. The chapter named beside each says where"
+    echo "it goes. Paths are those of this package: the guide's /usr/local/bin/mimeinject is"
+    echo "/usr/bin/mimeinject here, and the Postfix wrapper is"
     echo "/usr/libexec/mimeinject/mimeinject-postfix-wrapper."
     echo
-    if ((${#recipes[@]})); then
-        printf '%s\n' "${recipes[@]}"
-    else
-        echo "(This build's README has no exim or Postfix recipe.)"
-    fi
+    for name in "${recipes[@]}"; do
+        # The chapter that shows it (the README repeats a few of them).
+        chapter=
+        for doc in docs/*.md README.md; do
+            grep -qxF "<!-- recipe: $name -->" "$doc" && chapter=$doc && break
+        done
+        [[ -n $chapter ]] || die "recipe $name: no document shows its marker on a line of its own"
+        printf '%-40s %s\n' "$name" "$chapter"
+    done
 } >"$assets/examples/README"
 
 # The wrapper as the package installs it: mimeinject in /usr/bin, the wrapper in

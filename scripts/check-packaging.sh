@@ -45,8 +45,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The README's install recipes, as files (scripts/readme-recipes.sh).
-scripts/readme-recipes.sh README.md "$work/recipes" shell >/dev/null
+# The README's install recipes, as files (scripts/readme-recipes.sh reads README.md and
+# docs/*.md).
+scripts/readme-recipes.sh "$work/recipes" shell >/dev/null
 for r in shell/install-cargo.sh shell/install-deb.sh; do
     [[ -f $work/recipes/$r ]] || fail "README.md has no recipe $r"
 done
@@ -112,7 +113,7 @@ grep '^warning' "$work/package.log" || true
 [[ -s $crate ]] || fail "cargo package made no $crate"
 tar -tzf "$crate" | sed "s|^mimeinject-$version/||" | sort >"$work/crate-files"
 for f in Cargo.toml Cargo.lock README.md CHANGELOG.md LICENSE-MIT LICENSE-APACHE src/lib.rs \
-    src/bin/mimeinject/main.rs testdata/messages/invoice.eml; do
+    src/bin/mimeinject/main.rs testdata/messages/invoice.eml docs/README.md docs/bench-seed.svg; do
     grep -qxF "$f" "$work/crate-files" || fail "the crate lacks $f"
 done
 if grep -E '^(tests|fuzz|scripts|packaging|\.ci)/' "$work/crate-files"; then
@@ -154,7 +155,7 @@ step "scripts/build-deb.sh"
 deb=$(scripts/build-deb.sh)
 dpkg-deb -c "$deb"
 
-step "lintian (errors fail; each warning left is explained in README.md, \"Packaging\")"
+step "lintian (errors fail; each warning left is explained in docs/development.md, \"Packaging\")"
 status=0
 lintian --fail-on error --display-info "$deb" >"$work/lintian.txt" 2>&1 || status=$?
 grep -v '^running with root privileges' "$work/lintian.txt" || true
@@ -196,23 +197,30 @@ done
 bash -c 'source /usr/share/bash-completion/completions/mimeinject && complete -p mimeinject' >/dev/null ||
     fail "the bash completion does not register"
 cmp /usr/share/doc/mimeinject/README.md README.md
+# The guide, where the README's links (docs/...) find it.
+for f in docs/*.md docs/bench-seed.svg; do
+    cmp "/usr/share/doc/mimeinject/$f" "$f" || fail "/usr/share/doc/mimeinject/$f is not $f"
+done
+shipped=$(cd /usr/share/doc/mimeinject && find docs -type f | sort)
+[[ $shipped == "$(find docs -type f | sort)" ]] ||
+    fail "/usr/share/doc/mimeinject/docs/ holds [$shipped], not the guide's docs/ [$(find docs -type f | sort)]"
 zcat /usr/share/doc/mimeinject/changelog.gz | cmp - CHANGELOG.md
 grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' \
     /usr/share/doc/mimeinject/copyright || fail "copyright is not machine-readable"
-ok "completions, README.md, changelog.gz, copyright in place; bash completion registers"
+ok "completions, README.md, the guide (docs/), changelog.gz, copyright in place; bash completion registers"
 
-scripts/readme-recipes.sh README.md "$work/examples" exim postfix >"$work/examples.list"
+scripts/readme-recipes.sh --expect packaging/examples.list "$work/examples" exim postfix >"$work/examples.list"
 while read -r name; do
     sed -f packaging/paths.sed "$work/examples/$name" |
         cmp "/usr/share/doc/mimeinject/examples/$name" - ||
-        fail "examples/$name differs from the README's recipe (with packaging/paths.sed)"
+        fail "examples/$name differs from the documentation's recipe (with packaging/paths.sed)"
     ! grep -q /usr/local/ "/usr/share/doc/mimeinject/examples/$name" ||
         fail "examples/$name names a /usr/local path the package does not use"
 done <"$work/examples.list"
 shipped=$(cd /usr/share/doc/mimeinject/examples && find . -type f ! -name README | sed 's|^\./||' | sort)
 [[ $shipped == "$(sort "$work/examples.list")" ]] ||
-    fail "examples/ holds [$shipped], the README's exim and postfix recipes are [$(sort "$work/examples.list")]"
-ok "examples/: $(wc -l <"$work/examples.list") README recipes (exim/*, postfix/*)"
+    fail "examples/ holds [$shipped], the documentation's exim and postfix recipes are [$(sort "$work/examples.list")]"
+ok "examples/: $(wc -l <"$work/examples.list") recipes of the documentation (exim/*, postfix/*)"
 
 wrapper=/usr/libexec/mimeinject/mimeinject-postfix-wrapper
 [[ -x $wrapper ]] || fail "$wrapper is not installed executable"

@@ -39,6 +39,7 @@ declare -A wanted=(
 # `dovecot -F -c` with a private configuration and base_dir in a temp dir.
 wanted+=(
     [dovecot-lmtpd]=/usr/lib/dovecot/lmtp
+    [rsyslog]=/usr/sbin/rsyslogd  # tests/logging.rs runs a private rsyslogd, never the service
     [openssl]=/usr/bin/openssl
 )
 

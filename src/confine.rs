@@ -32,6 +32,8 @@ use std::os::raw::c_int;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
+use crate::error::Class;
+
 /// Longest path accepted, in bytes (Linux `PATH_MAX`).
 pub(crate) const MAX_PATH_LEN: usize = 4096;
 
@@ -113,6 +115,32 @@ impl fmt::Display for Refusal {
             Refusal::Os(errno) => {
                 write!(f, "cannot open: {}", io::Error::from_raw_os_error(*errno))
             }
+        }
+    }
+}
+
+impl Refusal {
+    /// Permanent for a path that no root can hold (the rules checked before any system
+    /// call); temporary for what depends on the root's content, which its owner can change
+    /// (a missing file, permissions, a symbolic link that leaves the root).
+    pub(crate) fn class(&self) -> Class {
+        match self {
+            Refusal::Empty
+            | Refusal::Nul
+            | Refusal::PathTooLong
+            | Refusal::NameTooLong
+            | Refusal::Absolute
+            | Refusal::DotDot
+            | Refusal::DotOrEmpty => Class::Permanent,
+            Refusal::NotFound
+            | Refusal::LeavesRoot
+            | Refusal::Symlink
+            | Refusal::LinkLoop
+            | Refusal::NotDirectory
+            | Refusal::NotRegular(_)
+            | Refusal::NoDevice
+            | Refusal::PermissionDenied
+            | Refusal::Os(_) => Class::Temporary,
         }
     }
 }

@@ -137,7 +137,7 @@ pub mod tokio;
 pub use chain::Stage;
 pub use config::{Config, ConfigBuilder, Limits, UnsignedPolicy};
 pub use encode::Eol;
-pub use error::{Error, ErrorKind};
+pub use error::{Class, Error, ErrorKind};
 pub use placeholder::{Form, Placeholder};
 pub use rewriter::{Action, Attached, Rewriter, Step, Summary};
 pub use source::{AttachmentSource, Changed, FsRoot, MemorySource, Opened, SourceError};

@@ -54,6 +54,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::confine::{self, Resolver};
+use crate::error::Class;
 
 /// An opened attachment: its size at open time and a reader over its bytes.
 pub struct Opened {
@@ -77,6 +78,39 @@ pub struct SourceError {
     /// What went wrong, one short line such as `no such file`, `path leaves the root` or
     /// `not a regular file (fifo)`. Never contains anything read from a file.
     pub reason: String,
+    /// Whether opening the same path can succeed later ([`Class::Temporary`]: the file is
+    /// missing, unreadable, not a regular file) or never, whatever the root holds
+    /// ([`Class::Permanent`]: the path itself is refused, such as `../x` or `/etc/passwd`).
+    pub class: Class,
+}
+
+impl SourceError {
+    /// A failure that may go away: the file is missing or unreadable now, or the store cannot
+    /// be reached.
+    ///
+    /// ```
+    /// use mimeinject::{Class, SourceError};
+    ///
+    /// let e = SourceError::temporary("a.pdf", "no such file");
+    /// assert_eq!(e.class, Class::Temporary);
+    /// assert_eq!(e.to_string(), "attachment \"a.pdf\": no such file");
+    /// ```
+    pub fn temporary(path: &str, reason: impl Into<String>) -> SourceError {
+        SourceError { path: path.to_owned(), reason: reason.into(), class: Class::Temporary }
+    }
+
+    /// A path that this source can never serve, whatever it holds: a defect of the message
+    /// that named it.
+    ///
+    /// ```
+    /// use mimeinject::{Class, SourceError};
+    ///
+    /// let e = SourceError::permanent("../etc/passwd", "'..' component refused");
+    /// assert_eq!(e.class, Class::Permanent);
+    /// ```
+    pub fn permanent(path: &str, reason: impl Into<String>) -> SourceError {
+        SourceError { path: path.to_owned(), reason: reason.into(), class: Class::Permanent }
+    }
 }
 
 impl fmt::Display for SourceError {
@@ -213,6 +247,7 @@ impl AttachmentSource for FsRoot {
         let refuse = |refusal: confine::Refusal| SourceError {
             path: path.to_owned(),
             reason: refusal.to_string(),
+            class: refusal.class(),
         };
         let (file, meta) =
             confine::open_file(self.dir.as_fd(), path, self.resolver).map_err(refuse)?;
@@ -331,7 +366,7 @@ impl AttachmentSource for MemorySource {
                 len: data.len() as u64,
                 reader: Box::new(std::io::Cursor::new(data.clone())),
             }),
-            None => Err(SourceError { path: path.to_owned(), reason: "no such file".to_owned() }),
+            None => Err(SourceError::temporary(path, "no such file")),
         }
     }
 }

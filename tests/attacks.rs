@@ -525,7 +525,8 @@ fn rewrite_in_place(file: &Path, content: &[u8]) {
     f.write_all(content).unwrap();
 }
 
-/// Replaces `file` the way the README asks: a new file renamed over the name.
+/// Replaces `file` the way the guide asks (docs/limits-and-security.md): a new file renamed
+/// over the name.
 fn replace_by_rename(file: &Path, content: &[u8]) {
     let tmp = file.with_extension("tmp");
     fs::write(&tmp, content).unwrap();
@@ -663,7 +664,7 @@ impl AttachmentSource for InTree {
     }
 }
 
-/// The README's way to replace a file, a new one renamed over the name, during delivery:
+/// The guide's way to replace a file, a new one renamed over the name, during delivery:
 /// the file being encoded goes out whole (the old one), and so it does when it is deleted.
 #[test]
 fn a_file_replaced_by_rename_or_deleted_while_encoded_goes_out_whole() {

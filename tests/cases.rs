@@ -1,6 +1,7 @@
 //! The shared bug-report cases through the binary, judged by their own `run.sh` and
 //! `check.py` (read in place from `../shared/cases` next to the repository, or
-//! `MIMEINJECT_CASES`), and the placeholder contract's README examples through the binary.
+//! `MIMEINJECT_CASES`), and the placeholder contract's examples in the guide (docs/) through
+//! the binary.
 
 use std::process::Command;
 
@@ -89,8 +90,8 @@ fn interop_names_as_libraries_write_them() {
     }
 }
 
-/// The README's example of a stub as a library writes it, delivered through the binary and
-/// read back by Python's `email`.
+/// The guide's example of a stub as a library writes it (docs/placeholders.md), delivered
+/// through the binary and read back by Python's `email`.
 #[test]
 fn readme_library_stub_is_delivered_with_its_name() {
     if !bin::python3() {
@@ -107,7 +108,7 @@ fn readme_library_stub_is_delivered_with_its_name() {
     std::fs::write(dir.join("2026-03.pdf"), b"%PDF-1.4 March\n").unwrap();
     let root_arg = root.path().to_str().unwrap();
     let (out, _) = bin::run(&["--root", root_arg, "--", "user@example.test"], message.as_bytes());
-    out.assert_success("the README's library stub");
+    out.assert_success("the guide's library stub");
     let parsed = python_parts(&out.stdout);
     assert!(
         parsed.contains(
@@ -224,7 +225,7 @@ fn single_part_stub_keeps_received_first_through_the_binary() {
     );
 }
 
-/// Runs a README command line (`$ mimeinject ...`) with this build's binary first in PATH.
+/// Runs a command line of the guide (`$ mimeinject ...`) with this build's binary first in PATH.
 fn readme_command(line: &str) -> crate::support::Output {
     let command = line.strip_prefix("$ ").expect("a command line");
     let dir = bin::path().parent().unwrap().to_path_buf();

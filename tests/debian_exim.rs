@@ -1,11 +1,11 @@
-//! Debian's exim4 packaging, set up the way the README's "On Debian" steps say, from the
-//! README's own text.
+//! Debian's exim4 packaging, set up the way the guide's "On Debian" steps say (docs/exim.md),
+//! from the guide's own text.
 //!
 //! Each test copies the *stock* configuration of the installed `exim4-config` package (the
 //! files in /etc/exim4 when they still match the package's checksums, else the package
 //! itself, fetched with `apt-get download`) into a temporary directory, writes an
-//! `update-exim4.conf.conf` for the case, and runs the README's recipes there:
-//! `exim/debian-add-filter.sh` with /etc/exim4 and the README's binary and root replaced by
+//! `update-exim4.conf.conf` for the case, and runs the guide's recipes there:
+//! `exim/debian-add-filter.sh` with /etc/exim4 and the recipes' binary and root replaced by
 //! the test's, and `exim/debian-activate.sh` with `update-exim4.conf` pointed at the copy
 //! (`-d COPY -o COPY/exim.conf`), `exim4` at the generated file (`exim4 -C`) and
 //! `invoke-rc.d` recorded instead of run. The generated configuration then delivers through a
@@ -240,7 +240,7 @@ dc_localdelivery='{localdelivery}'
     }
 
     /// `exim/debian-add-filter.sh` with this instance's paths: /etc/exim4 is the copy, the
-    /// README's binary is the one under test (with a `--log-file`), its root the instance's.
+    /// recipes' binary is the one under test (with a `--log-file`), its root the instance's.
     fn add_filter_script(&self, extra_args: &str) -> String {
         let script = recipe("exim/debian-add-filter.sh");
         let program =
@@ -254,7 +254,7 @@ dc_localdelivery='{localdelivery}'
             .replace(README_ROOT, self.exim.root().to_str().unwrap())
     }
 
-    /// Runs the README's `exim/debian-activate.sh` (which runs `debian-add-filter.sh`) as
+    /// Runs the guide's `exim/debian-activate.sh` (which runs `debian-add-filter.sh`) as
     /// written, with `extra_transports` added to the transports it names, as the recipe's
     /// comment says to for `maildir_home`. Returns its output.
     fn activate(&self, extra_transports: &str) -> Output {
@@ -291,7 +291,7 @@ exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
             b"",
             Duration::from_secs(120),
         );
-        out.assert_success("the README's exim/debian-activate.sh");
+        out.assert_success("the guide's exim/debian-activate.sh");
         self.assert_only_lines_added(extra_transports);
         let restarts = fs::read_to_string(base.join("restarts")).unwrap_or_default();
         assert_eq!(restarts, "invoke-rc.d exim4 restart\n", "the recipe restarts exim once");
@@ -366,7 +366,7 @@ fn private_settings(base: &Path, etc: &Path) -> String {
     let base = base.display();
     format!(
         "\
-# The test instance's own settings (tests/debian_exim.rs), not part of the README's steps.
+# The test instance's own settings (tests/debian_exim.rs), not part of the guide's steps.
 CONFDIR = {etc}
 SPOOLDIR = {base}/spool
 MAILDIR_HOME_MAILDIR_LOCATION = {base}/mail/$local_part_data/Maildir
@@ -382,7 +382,7 @@ fn message(name: &str) -> Vec<u8> {
     fs::read(testdata().join("messages").join(name)).unwrap()
 }
 
-/// Copies the sample attachments into the instance's root, laid out as the README suggests
+/// Copies the sample attachments into the instance's root, laid out as the guide suggests
 /// for remote deliveries: owned by the application (root here), group `Debian-exim`,
 /// directories mode 2750 and files 0640, so that only the exim user can read them.
 fn sample_root(debian: &Debian) {
@@ -477,7 +477,7 @@ fn debian_split_smarthost_remote_smtp_smarthost() {
     remote_delivery(settings, "remote_smtp_smarthost");
 }
 
-/// `maildir_home` (`dc_localdelivery='maildir_home'`), with the README's "add maildir_home"
+/// `maildir_home` (`dc_localdelivery='maildir_home'`), with the guide's "add maildir_home"
 /// step: the per-recipient sample to two local users in one message; the filter runs as each
 /// recipient, and each maildir holds their own statement.
 fn maildir_home(split: bool) {
@@ -523,7 +523,7 @@ fn debian_split_maildir_home() {
     maildir_home(true);
 }
 
-/// The routing table in the README: which of Debian's transports carries mail to another
+/// The routing table in docs/exim.md: which of Debian's transports carries mail to another
 /// domain and to a local user, for each `dc_eximconfig_configtype` (unsplit, the default;
 /// the split files are the same routers).
 #[test]
@@ -582,7 +582,7 @@ fn debian_transport_per_configtype() {
 }
 
 /// `$local_part_data@$domain_data` on Debian's remote routers (hubbed_hosts, smarthost) is
-/// `@`: a filter given it (`--var`) refuses every message, as the README says.
+/// `@`: a filter given it (`--var`) refuses every message, as docs/exim.md says.
 #[test]
 fn debian_remote_routers_set_no_local_part_data() {
     if should_skip() {
@@ -609,9 +609,10 @@ fn debian_remote_routers_set_no_local_part_data() {
     }
 }
 
-/// The README's warnings: a transport pasted as a new file under `conf.d/` is ignored by the
-/// unsplit configuration (the mail goes out with its placeholder), and breaks the split one
-/// (`update-exim4.conf --check` exits 1; installed anyway, even local submission fails).
+/// The guide's warnings (docs/exim.md): a transport pasted as a new file under `conf.d/` is
+/// ignored by the unsplit configuration (the mail goes out with its placeholder), and breaks
+/// the split one (`update-exim4.conf --check` exits 1; installed anyway, even local
+/// submission fails).
 #[test]
 fn debian_pasted_transport_is_ignored_or_breaks() {
     if should_skip() {
@@ -664,7 +665,7 @@ fn debian_pasted_transport_is_ignored_or_breaks() {
     }
 }
 
-/// Debian's DKIM macros (the README's `exim/debian-dkim.macros`, in
+/// Debian's DKIM macros (the guide's `exim/debian-dkim.macros`, in
 /// `conf.d/main/000_localmacros` of the split configuration): `remote_smtp` signs what the
 /// filter wrote, the signature verifies at the receiver and the attachment is the file;
 /// `remote_smtp_smarthost` reads no DKIM macro.

@@ -20,7 +20,7 @@ use crate::support::{dkim, readme};
 /// The envelope sender of every test message.
 const SENDER: &str = "app@example.test";
 
-/// The README's transport as it is, plus a `--log-file` in the filter's
+/// The guide's transport (docs/exim.md) as it is, plus a `--log-file` in the filter's
 /// directory so that tests can read what mimeinject logged.
 fn readme_filter(exim: &Exim, t: &mut TransportBlock) {
     let filter = t.get("transport_filter").expect("the recipe sets transport_filter").to_string();
@@ -55,7 +55,7 @@ impl Setup {
         })
     }
 
-    /// An instance delivering by `smtp` or to maildirs through the README's
+    /// An instance delivering by `smtp` or to maildirs through the guide's
     /// transport, changed by `edit`.
     fn with_transport(smtp: bool, edit: impl FnOnce(&Exim, &mut TransportBlock)) -> Setup {
         if smtp {
@@ -67,7 +67,7 @@ impl Setup {
         }
     }
 
-    /// An instance with the README's transport and filter as they are
+    /// An instance with the guide's transport and filter as they are
     /// (plus a log file).
     fn readme(smtp: bool) -> Setup {
         Setup::with_transport(smtp, readme_filter)
@@ -318,7 +318,7 @@ fn submit_per_recipient(setup: &Setup) -> (String, Vec<(&'static str, Vec<u8>)>)
     (setup.exim.submit(SENDER, &rcpts, &message), statements)
 }
 
-/// The README's transport as it is (smtp: `max_rcpt = 1`; maildir: exim's
+/// The guide's transport as it is (smtp: `max_rcpt = 1`; maildir: exim's
 /// default `batch_max = 1`): one message to four recipients, one filter run
 /// each, and each recipient gets their own statement and no one else's.
 fn per_recipient_files(smtp: bool) {
@@ -357,7 +357,7 @@ fn smtp_per_recipient_files() {
     per_recipient_files(true);
 }
 
-/// The README's transport with recipients batched: smtp without `max_rcpt = 1` (one
+/// The guide's transport with recipients batched: smtp without `max_rcpt = 1` (one
 /// transaction for all four), appendfile with `batch_max = 4` (one delivery for all four).
 /// The filter is handed all four addresses and refuses: all four stay queued, nothing is
 /// delivered, and the reason says why.
@@ -455,7 +455,7 @@ fn missing_file_stays_queued(smtp: bool) {
     assert_eq!(lines.len(), 1, "one reason in the filter log: {lines:?}");
     assert!(lines[0].contains("nope.pdf"), "the reason names the file: {lines:?}");
 
-    // The README's way out: fix the cause, then `exim -M ID` delivers it.
+    // The way out in docs/operations.md: fix the cause, then `exim -M ID` delivers it.
     let pdf = pseudo_random(3, 5_000);
     write_world_readable(&setup.exim.root(), "invoices/nope.pdf", &pdf);
     setup.exim.deliver(&id);
@@ -530,11 +530,11 @@ fn smtp_path_outside_root_stays_queued() {
 // --- Signing, options around the filter ------------------------------------
 
 /// The DKIM round trip (issue 12, item 3). The application signs its message before
-/// queueing (dkimpy); the filter line is the README's plus `--strip-header DKIM-Signature`;
-/// the smtp transport signs with the README's `exim/dkim.conf` lines. At the receiver the
+/// queueing (dkimpy); the filter line is the guide's plus `--strip-header DKIM-Signature`;
+/// the smtp transport signs with the guide's `exim/dkim.conf` lines. At the receiver the
 /// only signature is exim's and it verifies (dkimpy, the key handed over without DNS), and
 /// the attachment is the file. Also `headers_add`/`headers_remove` on the same transport,
-/// which the README says apply before the filter.
+/// which docs/exim.md says apply before the filter.
 ///
 /// That a signed message *without* the strip is refused is the core's check (issue 12
 /// item 3), not asserted here.
@@ -592,7 +592,7 @@ fn smtp_dkim_round_trip() {
     assert!(contains(head, b"\nX-Added: by-transport\n"), "headers_add applied");
 }
 
-/// Header stages through exim (issue 12 item 1): the README's filter line plus
+/// Header stages through exim (issue 12 item 1): the guide's filter line plus
 /// `--strip-header X-Internal --add-header X-Stage:one`. exim splits the command at white
 /// space, so the added field has none. At the receiver the top-level `X-Internal` is gone and
 /// `X-Stage` is there; the forwarded `message/rfc822` keeps its own `X-Internal`, its other
@@ -646,7 +646,7 @@ fn smtp_header_stages_touch_only_the_top_level_header() {
 }
 
 /// The other half of the round trip: the same application-signed message through the
-/// README's filter *without* `--strip-header DKIM-Signature` is refused (issue 12: a
+/// guide's filter *without* `--strip-header DKIM-Signature` is refused (issue 12: a
 /// signature injection would break is never broken silently). exim defers it, nothing
 /// reaches the sink, and the filter's one log line says what to do.
 #[test]
@@ -673,7 +673,7 @@ fn smtp_dkim_signed_without_strip_is_deferred() {
     );
 }
 
-// --- Operations: what the README's "Operations" says exim does ------------------
+// --- Operations: what docs/operations.md, "Operations under exim", says exim does
 
 /// A failing filter (a missing file) writes no retry record: every normal queue run tries
 /// the message again, even past the retry rule's give-up time (`F,2s,1s`: give up after 2 s),
@@ -784,7 +784,7 @@ fn maildir_filter_timeout_writes_an_address_retry_record() {
     filter_timeout_writes_a_retry_record(false);
 }
 
-/// What the README says about `size_addition`, against a receiving exim with
+/// What docs/operations.md says about `size_addition`, against a receiving exim with
 /// `message_size_limit = 2M`: with the default a 1.4 MB output (announced at its small
 /// pre-filter size) is accepted, and a 4.1 MB one is refused after the data (a bounce);
 /// `size_addition = -1` changes nothing about that; `size_addition = 10M` makes the
@@ -845,8 +845,8 @@ fn smtp_size_addition_against_a_size_limit() {
     assert!(log.contains(": 552"), "{log}");
 }
 
-/// The README's warning: `hosts_require_auth` on the transport defers every message when the
-/// server offers no AUTH (the sink offers none).
+/// The guide's warning (docs/exim.md): `hosts_require_auth` on the transport defers every
+/// message when the server offers no AUTH (the sink offers none).
 #[test]
 fn smtp_hosts_require_auth_without_auth_defers() {
     if support::exim::should_skip() {
@@ -867,7 +867,7 @@ fn smtp_hosts_require_auth_without_auth_defers() {
     );
 }
 
-/// The README: the file is looked up under the address as exim passes it, the domain in
+/// docs/exim.md: the file is looked up under the address as exim passes it, the domain in
 /// lower case and the local part as the sender wrote it.
 fn recipient_case(smtp: bool) {
     if support::exim::should_skip() {
@@ -898,7 +898,7 @@ fn smtp_recipient_case() {
     recipient_case(true);
 }
 
-/// The README: exim 4.96 refuses a tainted value (`$local_part`) as a filter argument and
+/// docs/exim.md: exim 4.96 refuses a tainted value (`$local_part`) as a filter argument and
 /// fails the address (a bounce), rather than deferring it.
 fn tainted_argument_fails_the_address(smtp: bool) {
     if support::exim::should_skip() {

@@ -1,8 +1,8 @@
-//! Placeholders written by the mail libraries that applications use (README, "From your
-//! application").
+//! Placeholders written by the mail libraries that applications use (docs/placeholders.md,
+//! "From your application").
 //!
-//! Each test makes the placeholder message with the real library: the README's recipe, read
-//! from the README itself (`python/email-stub.py`, ...), or the library's usual attachment
+//! Each test makes the placeholder message with the real library: the guide's recipe, read
+//! from the guide itself (`python/email-stub.py`, ...), or the library's usual attachment
 //! call where that differs from the recipe (`tests/libraries/*`). The message goes through the
 //! `mimeinject` binary with `--root` on a temporary directory and one recipient as a positional
 //! argument (it fills `{rcpt}`), and the delivered message is read by two independent parsers,
@@ -237,7 +237,7 @@ fn assert_refused(out: &Output, reason: &str, what: &str) {
     assert!(stderr.contains(reason), "{what}: the reason {stderr:?} does not mention {reason:?}");
 }
 
-/// The README recipe `name`, checked to write [`NAME`] and [`RECIPE_PATH`].
+/// The guide's recipe `name`, checked to write [`NAME`] and [`RECIPE_PATH`].
 fn recipe(name: &str) -> String {
     let program = readme::recipe(name);
     assert!(program.contains(RECIPE_PATH) && program.contains(NAME), "{name}: {program}");
@@ -250,7 +250,7 @@ fn variant(program: &str, from: &str, to: &str) -> String {
     program.replace(from, to)
 }
 
-/// Generates with `library` running the README recipe `name`, delivers, and checks.
+/// Generates with `library` running the guide's recipe `name`, delivers, and checks.
 fn check_recipe(library: Library, name: &str, seed: u64) {
     let Some(message) = library.generate(&recipe(name)) else { return };
     let file = statement(seed);
@@ -275,7 +275,7 @@ fn check_recipe_long_path(library: Library, name: &str, seed: u64) -> Option<Vec
     Some(message)
 }
 
-// --- The README's recipes -------------------------------------------------------------------
+// --- The guide's recipes ---------------------------------------------------------------------
 
 #[test]
 fn python_email_recipe() {
@@ -313,7 +313,7 @@ fn email_mime_recipe() {
 }
 
 /// The Rust recipe, compiled into this test: `tests/libraries/lettre-stub.rs` must be the
-/// README's text, byte for byte ([`lettre_recipe_is_the_readmes_text`]).
+/// guide's text, byte for byte ([`lettre_recipe_is_the_readmes_text`]).
 mod lettre_recipe {
     include!("libraries/lettre-stub.rs");
 
@@ -409,7 +409,7 @@ fn symfony_mime_attach_with_parameters_is_refused() {
 }
 
 /// Django with the name inside the MIME type writes the whole `Content-Type` as one RFC 2047
-/// word (the README says to keep it ASCII): refused, not passed through as text.
+/// word (docs/placeholders.md says to keep it ASCII): refused, not passed through as text.
 #[test]
 fn django_non_ascii_type_is_refused() {
     let Some(message) = Library::Django.generate(&helper("django-name-in-type.py")) else {
@@ -420,7 +420,7 @@ fn django_non_ascii_type_is_refused() {
     assert_refused(&out, "x-mimeinject", "Django, non-ASCII MIME type");
 }
 
-/// MIME::Lite with character strings (`use utf8`) writes the name in Latin-1, as the README
+/// MIME::Lite with character strings (`use utf8`) writes the name in Latin-1, as the guide
 /// warns: refused, not delivered with a mangled name.
 #[test]
 fn mime_lite_character_strings_are_refused() {

@@ -159,12 +159,15 @@ fn every_limit_option_applies_at_its_boundary() {
     refuse(&["--max-line-length", &less], &body_line, "placeholder line bytes");
 }
 
-/// The README's Limits table gives the same defaults as the library (and so `--help`).
+/// The chapter of the guide with the limits.
+const CHAPTER: &str = "docs/limits-and-security.md";
+
+/// The guide's Limits table (docs/limits-and-security.md, "Limits") gives the same defaults as
+/// the library (and so `--help`).
 #[test]
-fn the_readme_states_the_defaults() {
-    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
-    let readme = readme.unwrap();
-    let section = readme.split("\n## Limits\n").nth(1).unwrap().split("\n## ").next().unwrap();
+fn the_guide_states_the_defaults() {
+    let chapter = crate::support::readme::document(CHAPTER);
+    let section = chapter.split("\n## Limits\n").nth(1).unwrap().split("\n## ").next().unwrap();
     let parse = |cell: &str| -> u64 {
         let cell = cell.trim().replace(',', "");
         match cell.split_once(' ') {
@@ -175,9 +178,9 @@ fn the_readme_states_the_defaults() {
     };
     for (flag, default) in flags() {
         let row = section.lines().find(|l| l.starts_with(&format!("| `{flag} ")));
-        let row = row.unwrap_or_else(|| panic!("README Limits: no row for {flag}"));
+        let row = row.unwrap_or_else(|| panic!("{CHAPTER}, Limits: no row for {flag}"));
         let cell = row.split('|').nth(2).unwrap();
-        assert_eq!(parse(cell).to_string(), default, "README Limits, {flag}");
+        assert_eq!(parse(cell).to_string(), default, "{CHAPTER}, Limits, {flag}");
     }
     let most = format!("{} by default", "50,000,000");
     assert!(section.contains(&most), "the most one delivery can produce");

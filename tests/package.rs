@@ -1,6 +1,7 @@
-//! Packaging: `--version`, and `scripts/readme-recipes.sh`, which writes the README's exim and
-//! Postfix recipes into the Debian package's examples. The package itself is built, linted,
-//! installed and removed by scripts/check-packaging.sh (run by scripts/test.sh).
+//! Packaging: `--version`, and `scripts/readme-recipes.sh`, which writes the documentation's
+//! exim and Postfix recipes (README.md and the guide, docs/*.md) into the Debian package's
+//! examples, and fails the package build when one of them is missing. The package itself is
+//! built, linted, installed and removed by scripts/check-packaging.sh (run by scripts/test.sh).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,11 +13,27 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `scripts/readme-recipes.sh README OUT AREA...`.
-fn extract(readme: &Path, out: &Path, areas: &[&str]) -> Output {
+/// Runs `scripts/readme-recipes.sh [--from FROM] [--expect LIST] OUT AREA...`: without
+/// `from`, on the repository's documentation.
+fn extract(from: Option<&Path>, expect: Option<&Path>, out: &Path, areas: &[&str]) -> Output {
     let mut cmd = Command::new("bash");
-    cmd.arg(repo().join("scripts/readme-recipes.sh")).arg(readme).arg(out).args(areas);
+    cmd.arg(repo().join("scripts/readme-recipes.sh"));
+    if let Some(from) = from {
+        cmd.arg("--from").arg(from);
+    }
+    if let Some(expect) = expect {
+        cmd.arg("--expect").arg(expect);
+    }
+    cmd.arg(out).args(areas);
     support::run(&mut cmd, b"", crate::bin::TIMEOUT)
+}
+
+/// The one-line refusal of a run of the script that must fail, containing `reason`.
+fn assert_refused(out: &Output, reason: &str, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+    assert!(stderr.starts_with("readme-recipes: ") && stderr.contains(reason), "{what}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
 }
 
 /// The names the script printed, and each written file's text.
@@ -68,11 +85,11 @@ fn version_prints_the_crate_version() {
 }
 
 /// The script and the tests' reader (tests/support/readme.rs) find the same recipes, with the
-/// same text, in the README as it is.
+/// same text, in the documentation as it is (README.md and docs/*.md).
 #[test]
-fn recipe_files_are_the_readmes_recipes() {
+fn recipe_files_are_the_documentations_recipes() {
     let dir = tempfile::tempdir().unwrap();
-    let out = extract(&repo().join("README.md"), dir.path(), &[]);
+    let out = extract(None, None, dir.path(), &[]);
     let got = written(&out, dir.path());
     assert_eq!(got, readme::recipes());
     let mut names: Vec<String> = got.into_iter().map(|(n, _)| n).collect();
@@ -80,12 +97,13 @@ fn recipe_files_are_the_readmes_recipes() {
     assert_eq!(files_under(dir.path()), names);
 }
 
-/// With areas, only those areas' recipes are written (the package asks for exim and postfix;
-/// there may be none).
+/// With areas, only those areas' recipes are written: the package asks for exim and postfix,
+/// and expects exactly the recipes of packaging/examples.list.
 #[test]
 fn recipe_files_for_the_package_are_the_exim_and_postfix_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let out = extract(&repo().join("README.md"), dir.path(), &["exim", "postfix"]);
+    let list = repo().join("packaging/examples.list");
+    let out = extract(None, Some(&list), dir.path(), &["exim", "postfix"]);
     let got = written(&out, dir.path());
     let want: Vec<_> = readme::recipes()
         .into_iter()
@@ -117,7 +135,7 @@ fn recipe_extraction_follows_the_marker_convention() {
     let md = dir.path().join("README.md");
     fs::write(&md, text).unwrap();
     let out_dir = dir.path().join("out");
-    let out = extract(&md, &out_dir, &["exim", "postfix"]);
+    let out = extract(Some(&md), None, &out_dir, &["exim", "postfix"]);
     assert_eq!(
         written(&out, &out_dir),
         [
@@ -139,11 +157,46 @@ fn recipe_extraction_follows_the_marker_convention() {
         ["exim/remote_smtp.conf", "exim/sub/dir.conf", "postfix/master.cf"]
     );
 
-    // No recipe of the areas asked for: nothing written, and no error.
-    let none = dir.path().join("none");
-    let out = extract(&md, &none, &["php"]);
-    assert!(written(&out, &none).is_empty());
-    assert!(files_under(&none).is_empty());
+    // The same recipe shown again word for word (the README and its chapter): written once.
+    let chapter = dir.path().join("chapter.md");
+    fs::write(&chapter, "<!-- recipe: exim/sub/dir.conf -->\n```\n\n```\n").unwrap();
+    let again = dir.path().join("again");
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("scripts/readme-recipes.sh"));
+    cmd.args(["--from".as_ref(), md.as_os_str(), "--from".as_ref(), chapter.as_os_str()]);
+    cmd.arg(&again).arg("exim");
+    let out = support::run(&mut cmd, b"", crate::bin::TIMEOUT);
+    let names: Vec<String> = written(&out, &again).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["exim/remote_smtp.conf", "exim/sub/dir.conf"]);
+}
+
+/// A missing recipe fails the package build: an area asked for without any recipe, a recipe of
+/// the --expect list that the documentation lacks, and one the list lacks.
+#[test]
+fn recipe_extraction_fails_on_a_missing_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("README.md");
+    fs::write(&md, "<!-- recipe: exim/a.conf -->\n```\n1\n```\n").unwrap();
+    let out = extract(Some(&md), None, &dir.path().join("out0"), &["exim", "postfix"]);
+    assert_refused(&out, "no recipe of area \"postfix\"", "area without a recipe");
+
+    let list = dir.path().join("list");
+    fs::write(&list, "# the package's\nexim/a.conf\n\nexim/b.conf  # gone\n").unwrap();
+    let out = extract(Some(&md), Some(&list), &dir.path().join("out1"), &["exim"]);
+    assert_refused(&out, "recipe \"exim/b.conf\", listed in", "a listed recipe missing");
+
+    fs::write(&list, "").unwrap();
+    let out = extract(Some(&md), Some(&list), &dir.path().join("out2"), &["exim"]);
+    assert_refused(&out, "recipe \"exim/a.conf\" is not listed in", "an unlisted recipe");
+
+    let empty = dir.path().join("empty.md");
+    fs::write(&empty, "# nothing here\n").unwrap();
+    let out = extract(Some(&empty), None, &dir.path().join("out3"), &[]);
+    assert_refused(&out, "no recipe in", "no recipe at all");
+
+    fs::write(&list, "exim/a.conf\n").unwrap();
+    let out = extract(Some(&md), Some(&list), &dir.path().join("out4"), &["exim"]);
+    assert_eq!(written(&out, &dir.path().join("out4")), [("exim/a.conf".into(), "1\n".into())]);
 }
 
 #[test]
@@ -152,7 +205,10 @@ fn recipe_extraction_refuses_bad_markers_and_names() {
     let cases = [
         ("<!-- recipe: exim/a.conf -->\nno fence\n", "no code block right after its marker"),
         ("<!-- recipe: exim/a.conf -->\n", "no code block right after its marker"),
-        ("<!-- recipe: exim/a -->\n```\n1\n```\n<!-- recipe: exim/a -->\n```\n2\n```\n", "twice"),
+        (
+            "<!-- recipe: exim/a -->\n```\n1\n```\n<!-- recipe: exim/a -->\n```\n2\n```\n",
+            "twice with different text",
+        ),
         ("<!-- recipe: exim/../../etc/x -->\n```\n1\n```\n", "not a relative file path"),
         ("<!-- recipe: /etc/x -->\n```\n1\n```\n", "not a relative file path"),
         ("<!-- recipe: exim/ -->\n```\n1\n```\n", "not a relative file path"),
@@ -165,14 +221,8 @@ fn recipe_extraction_refuses_bad_markers_and_names() {
         let md = dir.path().join(format!("{i}.md"));
         fs::write(&md, text).unwrap();
         let out_dir = dir.path().join(format!("out{i}"));
-        let out = extract(&md, &out_dir, &["exim"]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{text:?}: {stderr}");
-        assert!(
-            stderr.starts_with("readme-recipes: ") && stderr.contains(reason),
-            "{text:?}: {stderr}"
-        );
-        assert_eq!(stderr.lines().count(), 1, "{text:?}: {stderr}");
+        let out = extract(Some(&md), None, &out_dir, &["exim"]);
+        assert_refused(&out, reason, &format!("{text:?}"));
     }
     assert!(!dir.path().join("etc").exists());
 }

@@ -1,6 +1,6 @@
 //! Per-recipient files through the binary: `{rcpt}` and every `{NAME}` are per-delivery values,
 //! expanded only when the delivery has exactly one recipient (the rule in
-//! `ConfigBuilder`'s docs and the README's "With exim" section); the delivery log line
+//! `ConfigBuilder`'s docs and docs/exim.md, "Per-recipient files"); the delivery log line
 //! (`--queue-id`, `--no-delivery-log`).
 //!
 //! The real-exim variants (one smtp transaction or one local batch for 4 recipients) are in

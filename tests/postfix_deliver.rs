@@ -1,5 +1,5 @@
 //! `mimeinject deliver` as a Postfix pipe(8) transport: the project's private
-//! Postfix delivers through it, configured with the README's own recipes
+//! Postfix delivers through it, configured with the guide's own recipes (docs/postfix.md)
 //! (`postfix/deliver-*`), to a real SMTP next hop (a private exim daemon,
 //! with STARTTLS and AUTH), to a real Dovecot over LMTP, and to the test SMTP
 //! sink where the next hop must misbehave on purpose.
@@ -31,7 +31,7 @@ fn subst(text: String, from: &str, to: &str) -> String {
     text.replace(from, to)
 }
 
-/// The README's master.cf recipe `name`, made to run here: the binary and
+/// The guide's master.cf recipe `name`, made to run here: the binary and
 /// directories of the instance, `nobody` as the pipe(8) user, the next hop.
 fn master_cf(name: &str, nexthop_from: &str, nexthop_to: &str) -> String {
     let text = recipe(name);

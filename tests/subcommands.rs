@@ -155,7 +155,8 @@ fn man_page_and_completions() {
     }
 }
 
-/// The README's Python signer and the binary agree, so applications can sign without it.
+/// The guide's Python signer (docs/limits-and-security.md) and the binary agree, so
+/// applications can sign without it.
 #[test]
 fn readme_python_signer_matches_the_binary() {
     if !bin::python3() {

@@ -4,6 +4,8 @@
 mod core;
 // The placeholder contract as mail libraries meet it (issues 11 and 12), through the library.
 mod contract;
+// Every failure's class, temporary or permanent.
+mod classes;
 // Properties over generated messages (proptest).
 mod properties;
 // Inputs the fuzz targets found.
@@ -28,13 +30,13 @@ mod per_recipient;
 // End to end through a real exim: maildir and SMTP delivery.
 #[cfg(feature = "cli")]
 mod exim;
-// Debian's exim4 configuration, set up from the README's own steps.
+// Debian's exim4 configuration, set up from the guide's own steps (docs/exim.md).
 #[cfg(feature = "cli")]
 mod debian_exim;
 // The same cases through the sans-IO core, the sync driver and the tokio driver.
 #[cfg(feature = "tokio")]
 mod layers;
-// The shared bug-report cases and the contract's README examples, through the binary.
+// The shared bug-report cases and the contract's examples in the guide, through the binary.
 #[cfg(feature = "cli")]
 mod cases;
 // The subcommands: check, sign, encode, man, completions.
@@ -49,11 +51,14 @@ mod golden;
 // End to end through a real Postfix, with mimeinject as a pipe(8) content filter.
 #[cfg(feature = "cli")]
 mod postfix;
-// Placeholders written by real mail libraries: the README's "From your application".
+// Placeholders written by real mail libraries: docs/placeholders.md, "From your application".
 #[cfg(feature = "cli")]
 mod libraries;
-// Packaging: --version, and the README recipes the Debian package ships.
+// Packaging: --version, and the documentation's recipes the Debian package ships.
 mod package;
 // `mimeinject deliver` against the test SMTP sink.
 #[cfg(feature = "cli")]
 mod deliver;
+// The log lines through a real rsyslogd; an unwritable --log-file; an unreadable root.
+#[cfg(feature = "cli")]
+mod logging;

@@ -15,6 +15,7 @@ Every phase runs under measure.py (cgroup CPU of the tree, taskstats per program
 to WORK/results.json; seed_report.py turns them into tables and the chart.
 """
 
+import glob
 import json
 import os
 import re
@@ -316,7 +317,7 @@ class Bench:
         extra = EXIM_METHODS[method][2]
         filt = ""
         if approach == "placeholder":
-            # The README's recipe (exim/remote_smtp.conf) with this run's paths, plus
+            # The documentation's recipe (exim/remote_smtp.conf) with this run's paths, plus
             # --no-syslog --log-file so that a failure's reason is kept with the run.
             filt = (
                 f"  transport_filter = {self.bin} --root {self.root} --queue-id $message_exim_id"
@@ -460,7 +461,10 @@ begin retry
 
     # --- Postfix --------------------------------------------------------------------------
     def recipe(self, name):
-        text = read(os.path.join(REPO, "README.md"))
+        docs = [os.path.join(REPO, "README.md")] + sorted(
+            glob.glob(os.path.join(REPO, "docs", "*.md"))
+        )
+        text = "".join(read(p) for p in docs)
         m = re.search(r"<!-- recipe: " + re.escape(name) + r" -->\n```[^\n]*\n(.*?)```", text, re.S)
         return m.group(1) if m else None
 
@@ -479,7 +483,7 @@ begin retry
         shutil.copy(os.path.join(REPO, "contrib", "mimeinject-postfix-wrapper"), wrapper)
         os.chmod(wrapper, 0o755)
         # The re-injecting sendmail of the content filter runs as nobody and needs this
-        # (README "With Postfix", "Other instances").
+        # (docs/postfix.md, "Other instances").
         with open(os.path.join(d, "etc-postfix", "main.cf"), "w") as f:
             f.write(f"alternate_config_directories = {d}/conf\n")
         open(os.path.join(d, "etc-postfix", "master.cf"), "w").close()
@@ -548,7 +552,7 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
         if mode == "filter":
-            # README "With Postfix": the content filter, with this run's paths.
+            # docs/postfix.md: the content filter, with this run's paths.
             main += "mimeinject_destination_recipient_limit = 1\n"
             master += f"""mimeinject unix -       n       n       -       10      pipe
   flags=Rq user=nobody null_sender=
@@ -558,7 +562,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     {wrapper} -f ${{sender}} -- ${{recipient}}
 """
         elif mode == "deliver":
-            # The README's recipes postfix/deliver-smtp.main.cf and .master.cf when they are
+            # The documentation's recipes postfix/deliver-smtp.main.cf and .master.cf when they are
             # there (the deliver workstream); else the same lines.
             rmain = self.recipe("postfix/deliver-smtp.main.cf") or (
                 "default_transport = mimeinject\nrelay_transport = mimeinject\n"

@@ -14,7 +14,7 @@ usage:
                                           (the whole message, built with Python's email package)
 
 Message i goes to RCPT = c{i:05d}@example.test and carries that recipient's statement. The
-placeholder is the README's stub part with a per-recipient path:
+placeholder is the guide's stub part with a per-recipient path:
 `path="statements/{rcpt}/statement-2026-11.pdf"`, which mimeinject fills from the one
 recipient of the delivery (exim: `-- $pipe_addresses` with `max_rcpt = 1`; Postfix:
 `${recipient}` with `_destination_recipient_limit = 1`).

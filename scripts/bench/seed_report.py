@@ -2,7 +2,7 @@
 """Prints the tables of a scripts/bench-seed.sh run (markdown) and draws its chart (SVG,
 matplotlib).
 
-usage: seed_report.py RESULTS.json CHART.svg [--maildir TABLE.md] [--readme README.md]
+usage: seed_report.py RESULTS.json CHART.svg [--maildir TABLE.md] [--readme FILE.md]
 
 CPU per message is split three ways: the application (the Python processes that build and
 submit), mimeinject (processes of the benchmarked binary), and the MTA (everything else in the
@@ -112,10 +112,11 @@ def main():
     ap.add_argument("chart")
     ap.add_argument("--maildir", help="the table scripts/bench-bulk.sh printed, and its load lines")
     ap.add_argument(
-        "--readme", help="README.md: the block between the bench-seed markers is replaced"
+        "--readme",
+        help="a Markdown file (docs/performance.md): the block between the bench-seed markers is replaced",
     )
     ap.add_argument(
-        "--chart-link", default="docs/bench-seed.svg", help="the chart's path in --readme"
+        "--chart-link", default="bench-seed.svg", help="the chart's path, relative to --readme"
     )
     args = ap.parse_args()
     res_path, chart = args.results, args.chart
@@ -388,7 +389,7 @@ def main():
         readme = readme[:a] + "\n" + "\n".join(lines).strip() + "\n" + readme[b:]
         with open(args.readme, "w") as f:
             f.write(readme)
-        print(f"README block replaced in {args.readme}", file=sys.stderr)
+        print(f"bench-seed block replaced in {args.readme}", file=sys.stderr)
     draw(chart, runs, extrapolated, n, meta, methods)
 
 

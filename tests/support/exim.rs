@@ -1,7 +1,7 @@
 //! A private, throw-away exim instance for end-to-end tests.
 //!
-//! Its transport is the README's own generic recipe (`exim/remote_smtp.conf` or
-//! `exim/local_delivery.conf`, read from README.md), with the paths of this instance put in
+//! Its transport is the guide's own generic recipe (`exim/remote_smtp.conf` or
+//! `exim/local_delivery.conf`, read from docs/exim.md), with the paths of this instance put in
 //! and the options a test needs set on top ([`TransportBlock`]), so that the documented
 //! configuration is what the tests run.
 //!

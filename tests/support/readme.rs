@@ -1,10 +1,11 @@
-//! The README's recipes, read from the README itself, so that the documentation and the tests
-//! cannot drift apart.
+//! The documentation's recipes, read from the documents themselves, so that the documentation
+//! and the tests cannot drift apart.
 //!
 //! # The convention
 //!
-//! A recipe is a fenced code block in `README.md` whose line just before the opening fence is
-//! an HTML comment naming it (invisible when the README is rendered):
+//! The documentation is `README.md` and the guide's chapters, `docs/*.md`. A recipe is a fenced
+//! code block in one of them whose line just before the opening fence is an HTML comment naming
+//! it (invisible when the Markdown is rendered):
 //!
 //! ````markdown
 //! <!-- recipe: exim/remote_smtp.conf -->
@@ -14,36 +15,77 @@
 //! ````
 //!
 //! Names are unique and look like file paths (`AREA/NAME.EXT`): the Debian package ships each
-//! recipe under that name in `/usr/share/doc/mimeinject/examples/`, and the tests run them by
-//! the same name. [`recipe`] returns the block's text; [`recipes`] lists every name.
+//! exim and Postfix recipe under that name in `/usr/share/doc/mimeinject/examples/`
+//! (`packaging/examples.list`), and the tests run them by the same name. A recipe may be shown
+//! in more than one place (the README's shortest recipes are also in their chapter) only word
+//! for word. [`recipe`] returns the block's text, and panics, failing the test, when no
+//! document has it; [`recipes`] lists every name; [`document`] reads one document.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// The README's text.
-pub fn readme() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The documents recipes are read from, relative to the repository: `README.md`, then
+/// `docs/*.md` in byte order of their names (as `scripts/readme-recipes.sh` reads them).
+pub fn documents() -> Vec<String> {
+    let docs = repo().join("docs");
+    let entries = std::fs::read_dir(&docs).unwrap_or_else(|e| panic!("{}: {e}", docs.display()));
+    let mut chapters: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    assert!(!chapters.is_empty(), "{}: no chapter (*.md)", docs.display());
+    chapters.sort();
+    let mut out = vec!["README.md".to_owned()];
+    out.extend(chapters);
+    out
+}
+
+/// The text of one document, named relative to the repository (`"docs/exim.md"`).
+pub fn document(name: &str) -> String {
+    let path: PathBuf = repo().join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Every recipe in the README, as `(name, text)` in the order they appear. The text is the
-/// code block's content, without the fences, ending with a newline.
+/// Every recipe of the documentation, as `(name, text)` in the order the documents show them
+/// (a recipe shown again is listed once). The text is the code block's content, without the
+/// fences, ending with a newline.
 pub fn recipes() -> Vec<(String, String)> {
-    parse(&readme())
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut first_in: Vec<String> = Vec::new();
+    for doc in documents() {
+        for (name, text) in parse(&document(&doc)) {
+            match out.iter().position(|(n, _)| *n == name) {
+                Some(i) => assert!(
+                    out[i].1 == text,
+                    "recipe {name:?} appears twice with different text ({} and {doc})",
+                    first_in[i]
+                ),
+                None => {
+                    out.push((name, text));
+                    first_in.push(doc.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
-/// The text of the recipe called `name`. Panics, naming the recipe, when the README has none.
+/// The text of the recipe called `name`. Panics, naming the recipe, when no document has it.
 pub fn recipe(name: &str) -> String {
-    recipes()
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, text)| text)
-        .unwrap_or_else(|| panic!("README.md has no recipe {name:?} (<!-- recipe: {name} -->)"))
+    recipes().into_iter().find(|(n, _)| n == name).map(|(_, text)| text).unwrap_or_else(|| {
+        panic!("no recipe {name:?} (<!-- recipe: {name} -->) in {}", documents().join(", "))
+    })
 }
 
-fn parse(readme: &str) -> Vec<(String, String)> {
+/// The recipes of one document's text, in order.
+fn parse(text: &str) -> Vec<(String, String)> {
     const OPEN: &str = "<!-- recipe: ";
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut lines = readme.lines();
+    let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let Some(name) = line.trim().strip_prefix(OPEN).and_then(|r| r.strip_suffix("-->")) else {
             continue;
@@ -60,8 +102,12 @@ fn parse(readme: &str) -> Vec<(String, String)> {
             text.push_str(line);
             text.push('\n');
         }
-        assert!(!out.iter().any(|(n, _)| *n == name), "recipe {name:?} appears twice");
-        out.push((name, text));
+        match out.iter().find(|(n, _)| *n == name) {
+            Some((_, first)) => {
+                assert!(*first == text, "recipe {name:?} appears twice with different text")
+            }
+            None => out.push((name, text)),
+        }
     }
     out
 }
@@ -73,7 +119,8 @@ mod tests {
     #[test]
     fn recipes_are_found_by_their_marker() {
         let text = "intro\n<!-- recipe: a/b.conf -->\n```\nx = 1\n  y\n```\n\
-                    ```\nnot a recipe\n```\n<!-- recipe: c/d.py -->\n````python\nprint(1)\n````\n";
+                    ```\nnot a recipe\n```\n<!-- recipe: c/d.py -->\n````python\nprint(1)\n````\n\
+                    <!-- recipe: a/b.conf -->\n```\nx = 1\n  y\n```\n";
         let found = parse(text);
         assert_eq!(
             found,
@@ -82,9 +129,17 @@ mod tests {
     }
 
     #[test]
-    fn every_recipe_in_the_readme_parses() {
+    #[should_panic(expected = "appears twice with different text")]
+    fn a_recipe_shown_twice_differently_is_refused() {
+        parse("<!-- recipe: a/b.conf -->\n```\n1\n```\n<!-- recipe: a/b.conf -->\n```\n2\n```\n");
+    }
+
+    #[test]
+    fn every_recipe_in_the_documentation_parses() {
         // Names are unique and file-like: the package installs them under these names.
-        for (name, text) in recipes() {
+        let all = recipes();
+        assert!(!all.is_empty(), "no recipe in {:?}", documents());
+        for (name, text) in all {
             assert!(name.contains('/') && !name.contains(".."), "recipe name {name:?}");
             assert!(!text.is_empty(), "recipe {name:?} is empty");
         }

@@ -6,6 +6,9 @@
 //! - The delivery line, for a message that had files attached: syslog (level info) and
 //!   `--log-file`, never stderr (a caller that reads stderr, like the Postfix wrapper, takes
 //!   anything there as a problem).
+//! - When `--log-file` cannot be written (opened or appended to), the run's outcome does not
+//!   change: the line still goes to syslog, followed by one line at level warning,
+//!   `--log-file PATH: cannot write: ERROR`.
 //!
 //! With `--queue-id`, every line starts with `ID: `.
 
@@ -82,27 +85,54 @@ impl Log {
             line = line.chars().take(max - 3).collect::<String>() + "...";
         }
         let pid = std::process::id();
+        let mut unwritable = None;
         if let Some(path) = &self.file {
             let stamped = format!("{} mimeinject[{pid}]: {line}\n", utc_now());
-            if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
-                let _ = f.write_all(stamped.as_bytes());
-            }
+            let written = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(stamped.as_bytes()));
+            unwritable =
+                written.err().map(|e| format!("--log-file {}: cannot write: {e}", path.display()));
         }
-        if self.syslog {
-            let formatter = syslog::Formatter3164 {
-                facility: syslog::Facility::LOG_MAIL,
-                hostname: None,
-                process: "mimeinject".into(),
-                pid,
-            };
-            if let Ok(mut logger) = syslog::unix(formatter) {
-                let _ = if failure { logger.err(&line) } else { logger.info(&line) };
-            }
+        self.syslog(if failure { Level::Err } else { Level::Info }, &line);
+        // The run's outcome stays what it was: syslog has the line, and says why the file has not.
+        if let Some(warning) = unwritable {
+            let id = self.queue_id.as_deref().map(|id| format!("{id}: ")).unwrap_or_default();
+            self.syslog(Level::Warning, &one_line(&(id + &warning), FAILURE_CHARS));
         }
         if failure && self.stderr {
             let _ = writeln!(std::io::stderr(), "mimeinject: {line}");
         }
     }
+
+    /// Sends `line` to syslog (facility mail) at `level`, unless syslog is off. Never fails.
+    fn syslog(&self, level: Level, line: &str) {
+        if !self.syslog {
+            return;
+        }
+        let formatter = syslog::Formatter3164 {
+            facility: syslog::Facility::LOG_MAIL,
+            hostname: None,
+            process: "mimeinject".into(),
+            pid: std::process::id(),
+        };
+        if let Ok(mut logger) = syslog::unix(formatter) {
+            let _ = match level {
+                Level::Err => logger.err(line),
+                Level::Warning => logger.warning(line),
+                Level::Info => logger.info(line),
+            };
+        }
+    }
+}
+
+/// A syslog severity used here.
+enum Level {
+    Err,
+    Warning,
+    Info,
 }
 
 /// `text` as one line: control characters (line breaks among them) become spaces, and at most

@@ -5,7 +5,7 @@
 //! installed as a package (prefix `/`) is used when no unpacked copy exists.
 //!
 //! Each [`Instance`] lives in its own temporary directory: its own `main.cf`
-//! and `master.cf` (from `testdata/postfix/*.in`, with the README's
+//! and `master.cf` (from `testdata/postfix/*.in`, with the guide's
 //! `postfix/content-filter.*` or `postfix/deliver-*` recipes appended), queue,
 //! maildirs and log. It has no inet listener; mail is submitted over a
 //! UNIX-domain smtpd socket.

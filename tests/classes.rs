@@ -1,0 +1,108 @@
+//! Every failure is temporary or permanent (issue 23): the class of each error kind, through
+//! the library's sync driver and its confined root.
+
+use mimeinject::sign::SigningKey;
+use mimeinject::{rewrite, Class, Config, Error, FsRoot, Limits, MemorySource};
+
+/// A multipart/mixed message whose one stub has these `Content-Type` parameters.
+fn stub(params: &str) -> String {
+    format!(
+        "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\
+         Content-Type: text/plain\n\nhello\n--b\n\
+         Content-Type: application/x-mimeinject; {params}\n\n--b--\n"
+    )
+}
+
+fn run(config: &Config, message: &str) -> Error {
+    let mut files = MemorySource::new();
+    files.insert("a.pdf", b"%PDF-1.7\n".to_vec());
+    let mut out = Vec::new();
+    let err = rewrite(config, &files, &mut message.as_bytes(), &mut out).unwrap_err();
+    assert!(out.is_empty(), "pre-flight wrote {} bytes before {err}", out.len());
+    err
+}
+
+fn class_of(message: &str) -> (Class, String) {
+    let err = run(&Config::default(), message);
+    (err.class(), err.to_string())
+}
+
+#[test]
+fn a_missing_file_is_temporary() {
+    let (class, reason) = class_of(&stub("path=missing.pdf"));
+    assert_eq!(class, Class::Temporary, "{reason}");
+    assert!(reason.contains("no such file"), "{reason}");
+}
+
+#[test]
+fn defects_of_the_message_are_permanent() {
+    let cases = [
+        // A malformed placeholder: an unknown parameter.
+        (stub("path=a.pdf; colour=blue"), "malformed placeholder"),
+        // Signed mail: replacing the placeholder would break the signature.
+        (
+            "MIME-Version: 1.0\nContent-Type: multipart/signed; boundary=b\n\n--b\n\
+             Content-Type: application/x-mimeinject; path=a.pdf\n\n--b--\n"
+                .to_owned(),
+            "signed message",
+        ),
+        // Broken structure around the placeholder: the multipart is never closed.
+        (
+            "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\
+             Content-Type: application/x-mimeinject; path=a.pdf\n\n"
+                .to_owned(),
+            "MIME structure",
+        ),
+    ];
+    for (message, what) in cases {
+        let (class, reason) = class_of(&message);
+        assert_eq!(class, Class::Permanent, "{reason}");
+        assert!(reason.contains(what), "{what:?} not in {reason:?}");
+    }
+}
+
+#[test]
+fn a_path_no_root_can_hold_is_permanent_a_missing_one_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let root = FsRoot::new(dir.path()).unwrap();
+    let cases = [
+        ("../etc/passwd", Class::Permanent, "'..' component refused"),
+        ("/etc/passwd", Class::Permanent, "absolute path refused"),
+        ("a//b.pdf", Class::Permanent, "'.' or empty component refused"),
+        ("missing.pdf", Class::Temporary, "no such file"),
+        ("sub", Class::Temporary, "not a regular file (directory)"),
+    ];
+    for (path, want, reason) in cases {
+        let message = stub(&format!("path=\"{path}\""));
+        let mut out = Vec::new();
+        let err =
+            rewrite(&Config::default(), &root, &mut message.as_bytes(), &mut out).unwrap_err();
+        assert_eq!(err.class(), want, "{path}: {err}");
+        assert!(err.to_string().contains(reason), "{path}: {err}");
+        assert!(out.is_empty());
+    }
+}
+
+#[test]
+fn what_an_administrator_can_fix_is_temporary() {
+    // A limit.
+    let limits = Limits { attachment_bytes: 4, ..Limits::default() };
+    let config = Config::builder().limits(limits).build().unwrap();
+    let err = run(&config, &stub("path=a.pdf"));
+    assert_eq!(err.class(), Class::Temporary, "{err}");
+    assert!(err.to_string().contains("limit exceeded"), "{err}");
+
+    // A signature under another key: a rotated key fails exactly like a forged signature.
+    let old = SigningKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap();
+    let new = SigningKey::from_bytes(b"fedcba9876543210fedcba9876543210").unwrap();
+    let fields = mimeinject::sign::SignedFields { path: "a.pdf", ..Default::default() };
+    let config = Config::builder().key(new).build().unwrap();
+    let err = run(&config, &stub(&format!("path=a.pdf; sig={}", old.sign(&fields))));
+    assert_eq!(err.class(), Class::Temporary, "{err}");
+    assert!(err.to_string().contains("signature does not match"), "{err}");
+
+    // A configuration that cannot be built.
+    let err = Config::builder().var("x", "..").build().unwrap_err();
+    assert_eq!(err.class(), Class::Temporary, "{err}");
+}
