@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::encode::Eol;
+use crate::mime::Eol;
 
 /// One step of the chain.
 #[derive(Clone)]

@@ -2,7 +2,8 @@
 
 use crate::chain::Stage;
 use crate::error::{Error, ErrorKind};
-use crate::sign::SigningKey;
+pub use crate::placeholder::UnsignedPolicy;
+use crate::placeholder::{Rules, SigningKey, Vars, RCPT};
 
 /// Limits that keep memory and output bounded whatever the message. Every limit hit is a
 /// clean failure with a one-line reason.
@@ -64,13 +65,15 @@ pub struct Limits {
 /// The default [`Limits::output_bytes`]: 50,000,000 bytes.
 ///
 /// exim's default `message_size_limit` is 50M, that is 52,428,800 bytes ("message_size_limit
-/// ... Default: 50M", exim spec, main options; `shared/research/mta-semantics.md` §3.3):
-/// a receiver at exim's defaults refuses larger messages with 552, and the sending exim does
-/// not check the filter's output (§3.3), so the filter must. The margin of 2.4 MB leaves
-/// room for what is added after the filter: CRLF line endings on the wire (one byte in 77
-/// for base64 lines) and header fields such as `DKIM-Signature` and `Received`. A receiver
-/// running Postfix at its defaults accepts only 10,240,000 bytes (`message_size_limit`,
-/// postconf(5)); so does a Postfix that re-injects the output (mta-semantics.md §5.1): set
+/// ... Default: 50M", exim spec, main options): a receiver at exim's defaults refuses larger
+/// messages with 552. The sending exim does not check the filter's output: its transport
+/// `message_size_limit` is checked against the message as received, before the filter runs
+/// (exim source, `deliver.c`, `check_message_size()`), so the filter must. The margin of
+/// 2.4 MB leaves room for what is added after the filter: CRLF line endings on the wire (one
+/// byte in 77 for base64 lines) and header fields such as `DKIM-Signature` and `Received`. A
+/// receiver running Postfix at its defaults accepts only 10,240,000 bytes
+/// (`message_size_limit`, postconf(5)); so does a Postfix that re-injects the output of a
+/// content filter (the re-injected message is received anew, FILTER_README): set
 /// `--max-output-size 10240000` (or what the receiver announces in `SIZE`) there.
 pub const DEFAULT_OUTPUT_BYTES: u64 = 50_000_000;
 
@@ -92,16 +95,6 @@ impl Default for Limits {
     }
 }
 
-/// What to do with a placeholder whose signature is missing or wrong, when a key is set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum UnsignedPolicy {
-    /// Fail: the message stays queued. The safe default.
-    #[default]
-    Fail,
-    /// Leave the placeholder in the message as ordinary text.
-    Pass,
-}
-
 /// The filter's settings. Build one with [`Config::builder`].
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -113,9 +106,6 @@ pub struct Config {
     pub(crate) preflight_window: usize,
     pub(crate) stages: Vec<Stage>,
 }
-
-/// The name of the variable that holds the delivery's single recipient.
-pub(crate) const RCPT: &str = "rcpt";
 
 /// The default pre-flight window: messages up to this size are checked whole before the
 /// first byte is written. 1 MiB: the message a bulk sender queues is a few KB of text and
@@ -157,8 +147,13 @@ impl Config {
         self.stages.iter().any(|s| !matches!(s, Stage::Attachments))
     }
 
-    pub(crate) fn var(&self, name: &str) -> Option<&str> {
-        self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    /// What reading a placeholder needs from this configuration.
+    pub(crate) fn placeholder_rules(&self) -> Rules<'_> {
+        Rules {
+            vars: Vars { vars: &self.vars, recipients: &self.recipients },
+            key: self.key.as_ref(),
+            unsigned: self.unsigned,
+        }
     }
 
     /// The delivery's envelope recipients, as given to [`ConfigBuilder::recipients`]; empty
@@ -292,6 +287,26 @@ impl ConfigBuilder {
         match self.error {
             Some(e) => Err(Error::new(ErrorKind::Config(e))),
             None => Ok(self.config),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rcpt_is_never_a_variable() {
+        let e = Config::builder().var("rcpt", "a@b.test").build().unwrap_err().to_string();
+        assert!(e.contains("$pipe_addresses"), "{e}");
+        let both = Config::builder().recipients(["a@b.test"]).var("rcpt", "a@b.test").build();
+        assert!(both.is_err(), "not even when it equals the recipient");
+    }
+
+    #[test]
+    fn bad_variable_values_are_refused() {
+        for v in ["..", ".", "", "@", "@example.test", "user@", "a/b", "a\0b"] {
+            assert!(Config::builder().var("x", v).build().is_err(), "{v:?}");
         }
     }
 }

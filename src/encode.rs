@@ -48,28 +48,11 @@ const READ_ALIGN: usize = 4096;
 /// dominate, small enough that the scratch array and the input stay in L1.
 const BATCH_LINES: usize = 64;
 
-/// A line ending: the message's own, used for every line the filter generates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Eol {
-    /// `\n`, what exim and Postfix hand a filter.
-    Lf,
-    /// `\r\n`, the wire form.
-    CrLf,
-}
+pub use crate::mime::Eol;
 
-impl Eol {
-    /// The bytes of this line ending.
-    pub const fn as_bytes(self) -> &'static [u8] {
-        match self {
-            Eol::Lf => b"\n",
-            Eol::CrLf => b"\r\n",
-        }
-    }
-
-    /// Length of a full encoded line with this ending.
-    const fn line_len(self) -> usize {
-        LINE_OUTPUT + self.as_bytes().len()
-    }
+/// The length of a full encoded line ending in `eol`.
+const fn line_len(eol: Eol) -> usize {
+    LINE_OUTPUT + eol.as_bytes().len()
 }
 
 /// Streaming MIME base64 encoder: arbitrary input chunks in, whole lines out.
@@ -192,7 +175,7 @@ pub fn copy_encoded<R: Read, W: Write>(
     eol: Eol,
     scratch: &mut Vec<u8>,
 ) -> io::Result<u64> {
-    let out_len = READ_CHUNK / LINE_INPUT * eol.line_len();
+    let out_len = READ_CHUNK / LINE_INPUT * line_len(eol);
     if scratch.len() < READ_CHUNK + out_len + READ_ALIGN {
         scratch.resize(READ_CHUNK + out_len + READ_ALIGN, 0);
     }
@@ -205,7 +188,7 @@ pub fn copy_encoded<R: Read, W: Write>(
         let filled = fill(reader, input)?;
         total += filled as u64;
         let whole = filled - filled % LINE_INPUT;
-        let mut n = whole / LINE_INPUT * eol.line_len();
+        let mut n = whole / LINE_INPUT * line_len(eol);
         encode_lines(&input[..whole], &mut output[..n], eol);
         if whole < filled {
             n += encode_tail(&input[whole..filled], &mut output[n..], eol);
@@ -236,12 +219,12 @@ fn fill<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 /// Appends the lines of `input`, a whole number of lines, to `out`.
 fn append_lines(input: &[u8], out: &mut Vec<u8>, eol: Eol) {
     let lines = input.len() / LINE_INPUT;
-    out.reserve(lines * eol.line_len());
+    out.reserve(lines * line_len(eol));
     // Grow `out` one batch at a time so that the zeroing `resize` does touches the same
     // few KiB that are written right after, while they are still in L1.
     for batch in input.chunks(BATCH_LINES * LINE_INPUT) {
         let start = out.len();
-        out.resize(start + batch.len() / LINE_INPUT * eol.line_len(), 0);
+        out.resize(start + batch.len() / LINE_INPUT * line_len(eol), 0);
         encode_lines(batch, &mut out[start..], eol);
     }
 }
@@ -249,7 +232,7 @@ fn append_lines(input: &[u8], out: &mut Vec<u8>, eol: Eol) {
 /// Encodes `input`, a whole number of lines, into `dst`, which has exactly their size.
 fn encode_lines(input: &[u8], dst: &mut [u8], eol: Eol) {
     debug_assert_eq!(input.len() % LINE_INPUT, 0);
-    debug_assert_eq!(dst.len(), input.len() / LINE_INPUT * eol.line_len());
+    debug_assert_eq!(dst.len(), input.len() / LINE_INPUT * line_len(eol));
     // One monomorphic copy per ending, so the ending is a constant inside the line loop.
     match eol {
         Eol::Lf => encode_lines_with(input, dst, *b"\n"),

@@ -49,6 +49,10 @@ pub enum ErrorKind {
     },
     /// A placeholder's signature is missing or wrong.
     Signature(String),
+    /// A placeholder's path uses a `{NAME}` that has no usable value in this delivery: a
+    /// variable that is not set, `{rcpt}` with no recipient or several, a value that cannot
+    /// be part of a path. The transport's configuration decides these, not the message.
+    Variable(String),
     /// Replacing the placeholder would break a signature the message carries: S/MIME
     /// (`multipart/signed`, `multipart/encrypted`, `application/pkcs7-mime`), DKIM or ARC.
     /// The reason says what to do instead.
@@ -123,13 +127,16 @@ impl ErrorKind {
     /// [`Signed`], and an [`Attachment`] whose [`SourceError::class`] is permanent (a path
     /// that no root can hold, such as `../x` or `/etc/passwd`). Everything else is temporary,
     /// [`Signature`] included: a signature made with a key that has since been rotated
-    /// fails exactly like a forged one, and the administrator can fix the first.
+    /// fails exactly like a forged one, and the administrator can fix the first. So is
+    /// [`Variable`]: `{rcpt}` with several recipients is the transport's batching, not the
+    /// message.
     ///
     /// [`Placeholder`]: ErrorKind::Placeholder
     /// [`Structure`]: ErrorKind::Structure
     /// [`Signed`]: ErrorKind::Signed
     /// [`Attachment`]: ErrorKind::Attachment
     /// [`Signature`]: ErrorKind::Signature
+    /// [`Variable`]: ErrorKind::Variable
     pub fn class(&self) -> Class {
         match self {
             ErrorKind::Placeholder(_) | ErrorKind::Structure(_) | ErrorKind::Signed(_) => {
@@ -141,6 +148,7 @@ impl ErrorKind {
             | ErrorKind::AttachmentRead { .. }
             | ErrorKind::Changed { .. }
             | ErrorKind::Signature(_)
+            | ErrorKind::Variable(_)
             | ErrorKind::Limit { .. }
             | ErrorKind::Config(_) => Class::Temporary,
         }
@@ -204,6 +212,7 @@ impl fmt::Display for Error {
                 "attachment {path:?} changed while being read ({expected} bytes at open, {read} read)"
             )?,
             ErrorKind::Signature(r) => write!(f, "placeholder signature: {r}")?,
+            ErrorKind::Variable(r) => write!(f, "placeholder path: {r}")?,
             ErrorKind::Signed(r) => write!(f, "signed message: {r}")?,
             ErrorKind::Limit { what, limit } => write!(f, "limit exceeded: {what} (limit {limit})")?,
             ErrorKind::Config(r) => write!(f, "configuration: {r}")?,

@@ -8,16 +8,21 @@ base64 in 76-column lines. A message without placeholders comes out byte-identic
 
 # Layers
 
-Three layers share one core; none copies another's scanning or encoding.
+The layers share one core and one plan; none copies another's scanning, encoding or
+I/O plan.
 
 - [`Rewriter`]: the sans-IO core. Feed it bytes; it hands back pieces to write (borrowed
   from your input where unchanged) and requests to attach a file.
+- [`driver`]: the pre-flight-then-stream [`Plan`](driver::Plan) every driver follows: the
+  pre-flight window, bounded reads, the files opened and kept open. It says what I/O to do
+  next; a driver only does it.
 - [`rewrite`]: the sync driver, [`Read`](std::io::Read) to [`Write`](std::io::Write).
 - `tokio::rewrite` (feature `tokio`): the async driver, `AsyncRead` to `AsyncWrite`, with
   attachment reads on tokio's blocking pool.
-- `smtp` (feature `smtp`): a [`Write`](std::io::Write) that streams the sync driver's output
-  into an SMTP or LMTP transaction with a next hop, CRLF and dot-stuffing as the bytes go,
-  the final dot only when the whole message was written (`mimeinject deliver`).
+- `smtp` (feature `smtp`): `smtp::Transaction`, a [`Write`](std::io::Write) that streams
+  the sync driver's output into an SMTP or LMTP transaction with a next hop, opened with
+  the first byte, CRLF and dot-stuffing as the bytes go, the final dot only when the whole
+  message was written (`mimeinject deliver`).
 
 Attachments come from an [`AttachmentSource`]: [`FsRoot`] confines every path beneath one
 directory; [`MemorySource`] serves them from memory; an embedder can implement the trait for
@@ -120,13 +125,12 @@ the library has no exit codes.
 pub mod chain;
 pub mod config;
 mod confine;
+pub mod driver;
 pub mod encode;
 pub mod error;
-pub mod headers;
-pub mod params;
+pub mod mime;
 pub mod placeholder;
 pub mod rewriter;
-pub mod sign;
 #[cfg(feature = "smtp")]
 pub mod smtp;
 pub mod source;
@@ -136,9 +140,10 @@ pub mod tokio;
 
 pub use chain::Stage;
 pub use config::{Config, ConfigBuilder, Limits, UnsignedPolicy};
+pub use driver::PREFLIGHT_OPEN_FILES;
 pub use encode::Eol;
 pub use error::{Class, Error, ErrorKind};
-pub use placeholder::{Form, Placeholder};
+pub use placeholder::{sign, Form, Placeholder};
 pub use rewriter::{Action, Attached, Rewriter, Step, Summary};
 pub use source::{AttachmentSource, Changed, FsRoot, MemorySource, Opened, SourceError};
-pub use sync::{rewrite, PREFLIGHT_OPEN_FILES};
+pub use sync::rewrite;

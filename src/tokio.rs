@@ -1,13 +1,11 @@
 //! The async driver (feature `tokio`): [`AsyncRead`] in, [`AsyncWrite`] out.
 //!
-//! It drives the same [`Rewriter`] as the sync driver and encodes with the same
-//! [`copy_encoded`](crate::encode::copy_encoded), within the same bounds; only the waiting
-//! differs. Attachment sources are blocking (a file, a database client), so opening and
-//! encoding run on tokio's blocking pool and hand encoded chunks to the writer through a
-//! channel of two chunks: the runtime's threads never block on a file, and memory stays
-//! bounded.
+//! It follows the same [`Plan`] as the sync driver and encodes with the same
+//! [`Attachment::encode`], within the same bounds; only the waiting differs. Attachment
+//! sources are blocking (a file, a database client), so opening and encoding run on tokio's
+//! blocking pool and hand encoded chunks to the writer through a channel of two chunks: the
+//! runtime's threads never block on a file, and memory stays bounded.
 
-use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -16,14 +14,10 @@ use ::tokio::sync::mpsc;
 use ::tokio::task::spawn_blocking;
 
 use crate::config::Config;
-use crate::encode::Eol;
+use crate::driver::{read_error, write_error, Attachment, Io, Plan, READ_SIZE};
 use crate::error::{Error, ErrorKind};
-use crate::rewriter::{Action, Rewriter, Summary};
-use crate::source::{AttachmentSource, Opened};
-use crate::sync::{
-    encode_attachment, first_read_capacity, preflight, preflight_read_limit, reopen, write_error,
-    InputBuffer, Preflighted, READ_SIZE,
-};
+use crate::rewriter::Summary;
+use crate::source::AttachmentSource;
 
 /// Rewrites one message from `reader` to `writer`, like [`crate::rewrite`].
 ///
@@ -65,124 +59,41 @@ where
     W: AsyncWrite + Unpin + ?Sized,
     S: AttachmentSource + Send + Sync + 'static + ?Sized,
 {
-    let window = config.preflight_window;
-    let mut buf = Vec::with_capacity(first_read_capacity(window));
-    if window > 0 {
-        (&mut *reader)
-            .take(preflight_read_limit(window))
-            .read_to_end(&mut buf)
-            .await
-            .map_err(|e| Error::new(ErrorKind::Read(e)))?;
-        if buf.len() <= window {
-            let (cfg, src) = (config.clone(), Arc::clone(&source));
-            let (checked, buf) =
-                spawn_blocking(move || preflight(&cfg, &*src, &buf).map(|c| (c, buf)))
-                    .await
-                    .map_err(join_error)??;
-            if checked.is_passthrough(config) {
-                writer.write_all(&buf).await.map_err(write_error)?;
-                return Ok(checked.summary);
-            }
-            return write_slice(config, source, checked.files, &buf, writer).await;
-        }
-    }
-    stream(config, source, buf, reader, writer).await
-}
-
-/// Writes a message that is wholly in memory, with the files pre-flight checked.
-async fn write_slice<W, S>(
-    config: &Config,
-    source: Arc<S>,
-    mut files: VecDeque<Preflighted>,
-    input: &[u8],
-    writer: &mut W,
-) -> Result<Summary, Error>
-where
-    W: AsyncWrite + Unpin + ?Sized,
-    S: AttachmentSource + Send + Sync + 'static + ?Sized,
-{
-    let mut rw = Rewriter::new(config.clone());
-    let mut pos = 0;
+    let mut plan = Plan::new(config);
     loop {
-        let step = rw.step(&input[pos..], true)?;
-        pos += step.consumed;
-        match step.action {
-            Action::Write(bytes) => writer.write_all(bytes).await.map_err(write_error)?,
-            Action::Attach(p) => {
-                let path = p.path.clone();
-                let (opened, path) = match files.pop_front().expect("pre-flight checked it") {
-                    Preflighted::Open(opened) => (opened, path),
-                    Preflighted::Closed(len) => {
-                        let src = Arc::clone(&source);
-                        spawn_blocking(move || reopen(&*src, &path, len).map(|o| (o, path)))
-                            .await
-                            .map_err(join_error)??
-                    }
-                };
-                attach(&mut rw, path, opened, writer).await?;
+        match plan.next_io()? {
+            Io::ReadWindow { buf, limit } => {
+                let n = (&mut *reader).take(limit).read_to_end(buf).await.map_err(read_error)?;
+                plan.filled(n);
             }
-            Action::NeedInput => unreachable!("the rewriter asked for input after eof"),
-            Action::Finished => return Ok(rw.summary()),
+            Io::Read(buf) => {
+                let n = reader.read(buf).await.map_err(read_error)?;
+                plan.filled(n);
+            }
+            Io::Write(bytes) => writer.write_all(bytes).await.map_err(write_error)?,
+            Io::Open { placeholder, .. } => {
+                let (src, path) = (Arc::clone(&source), placeholder.path.clone());
+                let opened =
+                    spawn_blocking(move || src.open(&path)).await.map_err(join_error)??;
+                plan.opened(opened)?;
+            }
+            Io::Encode(file) => {
+                let read = encode(file, writer).await?;
+                plan.encoded(read)?;
+            }
+            Io::Continue => {}
+            Io::Done(summary) => return Ok(summary),
         }
     }
 }
 
-/// Streams a message through a bounded buffer that starts with `buf`.
-async fn stream<R, W, S>(
-    config: &Config,
-    source: Arc<S>,
-    buf: Vec<u8>,
-    reader: &mut R,
+/// Writes one file's base64 lines, which a blocking task reads and encodes.
+async fn encode<W: AsyncWrite + Unpin + ?Sized>(
+    file: Attachment,
     writer: &mut W,
-) -> Result<Summary, Error>
-where
-    R: AsyncRead + Unpin + ?Sized,
-    W: AsyncWrite + Unpin + ?Sized,
-    S: AttachmentSource + Send + Sync + 'static + ?Sized,
-{
-    let mut input = InputBuffer::new(buf, config);
-    let mut rw = Rewriter::new(config.clone());
-    loop {
-        let step = rw.step(input.pending(), input.eof)?;
-        let consumed = step.consumed;
-        match step.action {
-            Action::Write(bytes) => writer.write_all(bytes).await.map_err(write_error)?,
-            Action::Attach(p) => {
-                let path = p.path.clone();
-                let src = Arc::clone(&source);
-                let (opened, path) =
-                    spawn_blocking(move || src.open(&path).map(|opened| (opened, path)))
-                        .await
-                        .map_err(join_error)??;
-                attach(&mut rw, path, opened, writer).await?;
-            }
-            Action::NeedInput => {
-                input.consume(consumed);
-                let space = input.space()?;
-                let n = reader.read(space).await.map_err(|e| Error::new(ErrorKind::Read(e)))?;
-                input.filled(n);
-                continue;
-            }
-            Action::Finished => return Ok(rw.summary()),
-        }
-        input.consume(consumed);
-    }
-}
-
-/// Writes one attachment: the generated header, then the file's base64 lines, which a
-/// blocking task reads and encodes.
-async fn attach<W: AsyncWrite + Unpin + ?Sized>(
-    rw: &mut Rewriter,
-    path: String,
-    opened: Opened,
-    writer: &mut W,
-) -> Result<(), Error> {
-    let eol = rw.eol();
-    let header = rw.begin_attachment(opened.len)?;
-    writer.write_all(header).await.map_err(write_error)?;
-
+) -> Result<u64, Error> {
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(2);
-    let encoder = spawn_blocking(move || encode_to_channel(&path, opened, eol, tx));
+    let encoder = spawn_blocking(move || encode_to_channel(file, tx));
     while let Some(chunk) = rx.recv().await {
         if let Err(e) = writer.write_all(&chunk).await {
             drop(rx); // The encoder stops at its next send.
@@ -190,21 +101,14 @@ async fn attach<W: AsyncWrite + Unpin + ?Sized>(
             return Err(write_error(e));
         }
     }
-    let read = encoder.await.map_err(join_error)??;
-    rw.end_attachment(read)
+    encoder.await.map_err(join_error)?
 }
 
-/// Encodes `opened` into chunks sent on `tx`, within the sync driver's bounds; returns the
+/// Encodes `file` into chunks sent on `tx`, within the sync driver's bounds; returns the
 /// bytes read.
-fn encode_to_channel(
-    path: &str,
-    opened: Opened,
-    eol: Eol,
-    tx: mpsc::Sender<Vec<u8>>,
-) -> Result<u64, Error> {
+fn encode_to_channel(file: Attachment, tx: mpsc::Sender<Vec<u8>>) -> Result<u64, Error> {
     let mut out = ChannelWriter { tx, buf: Vec::new() };
-    let mut scratch = Vec::new();
-    let read = encode_attachment(path, opened, &mut out, eol, &mut scratch)?;
+    let read = file.encode(&mut out, &mut Vec::new())?;
     out.flush().map_err(write_error)?;
     Ok(read)
 }
@@ -238,4 +142,16 @@ impl Write for ChannelWriter {
 /// A blocking task that panicked or was cancelled.
 fn join_error(e: ::tokio::task::JoinError) -> Error {
     Error::new(ErrorKind::Read(io::Error::other(format!("attachment task failed: {e}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A server spawns one rewrite per connection on a multi-threaded runtime.
+    #[test]
+    fn the_rewrite_future_is_send() {
+        fn send<T: Send>(_: T) {}
+        let source = std::sync::Arc::new(crate::MemorySource::new());
+        let (mut reader, mut writer) = (&b""[..], Vec::new());
+        send(super::rewrite(&crate::Config::default(), source, &mut reader, &mut writer));
+    }
 }

@@ -102,6 +102,23 @@ fn what_an_administrator_can_fix_is_temporary() {
     assert_eq!(err.class(), Class::Temporary, "{err}");
     assert!(err.to_string().contains("signature does not match"), "{err}");
 
+    // A `{NAME}` with no usable value in this delivery: not set, or {rcpt} with several
+    // recipients (the transport's batching).
+    let unset = stub("path=\"{tenant}/a.pdf\"");
+    let config = Config::builder().recipients(["a@example.test"]).build().unwrap();
+    let err = run(&config, &unset);
+    assert_eq!(err.class(), Class::Temporary, "{err}");
+    assert!(err.to_string().contains("which is not set (--var tenant=VALUE)"), "{err}");
+    let per_recipient = stub("path=\"{rcpt}.pdf\"");
+    let config = Config::builder().recipients(["a@example.test", "b@example.test"]).build();
+    let err = run(&config.unwrap(), &per_recipient);
+    assert_eq!(err.class(), Class::Temporary, "{err}");
+    assert!(err.to_string().contains("this delivery has 2 recipients"), "{err}");
+    // ... but a path that is itself wrong is the message's defect.
+    let err = run(&Config::default(), &stub("path=\"{rcpt.pdf\""));
+    assert_eq!(err.class(), Class::Permanent, "{err}");
+    assert!(err.to_string().contains("unmatched '{' in path"), "{err}");
+
     // A configuration that cannot be built.
     let err = Config::builder().var("x", "..").build().unwrap_err();
     assert_eq!(err.class(), Class::Temporary, "{err}");

@@ -502,3 +502,77 @@ fn white_space_before_the_colon_does_not_make_a_field_name() {
         }
     }
 }
+
+// ---- Issue 23: a bare CR in the header of a part that may be a stub ----
+
+/// Issue 23 item 7 (mutation fuzzing): a bare CR inside a stub's header field was read as
+/// white space, so `application<CR>/x-mimeinject; path=…` was honoured as a stub, while
+/// Python's `email` reads the CR as a line end (a `text/plain` part, then a line that is not
+/// a field). Parsers disagree, so the part is refused, in every field of its header block:
+/// ambiguous input fails closed. Refused whole or cut anywhere, and the pre-flight writes
+/// nothing.
+#[test]
+fn a_bare_cr_in_the_header_of_a_stub_is_refused() {
+    let mut files = files();
+    files.insert("report.csv", b"a,b\n".to_vec());
+    let stubs = [
+        "Content-Type: application\r/x-mimeinject; path=report.csv\n",
+        "Content-Type: application/x-mimeinject;\r path=report.csv\n",
+        "Content-Type: application/x-mimeinject; path=report.csv\nX-Note: a\rb\n",
+        "X-Note: a\rb\nContent-Type: application/x-mimeinject; path=report.csv\n",
+    ];
+    for stub in stubs {
+        for eol in ["\n", "\r\n"] {
+            let input =
+                format!("Content-Type: multipart/mixed; boundary=b\n\n--b\n{stub}\n--b--\n")
+                    .replace('\n', eol);
+            let input = input.as_bytes();
+            for window in [0, 1 << 20] {
+                let config = Config::builder().preflight_window(window).build().unwrap();
+                let mut out = Vec::new();
+                let err = rewrite(&config, &files, &mut &input[..], &mut out).unwrap_err();
+                assert!(err.to_string().contains("bare CR"), "{stub:?}, window {window}: {err}");
+                if window > 0 {
+                    assert!(out.is_empty(), "{stub:?}: pre-flight writes nothing");
+                }
+            }
+            for split in 0..=input.len() {
+                let err = run_split(&Config::default(), &files, input, split).unwrap_err();
+                assert!(err.to_string().contains("bare CR"), "{stub:?}, split {split}: {err}");
+            }
+        }
+    }
+}
+
+/// The bare CR only matters where a stub may be: elsewhere it passes byte-identical, and a
+/// CR that ends the input (a line ending cut between CR and LF) is no ambiguity.
+#[test]
+fn a_bare_cr_outside_a_stub_passes_unchanged() {
+    for input in [
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+         Content-Type: text/plain\nX-Note: a\rb\n\nbody\n--b--\n",
+        "Subject: a\rb\nContent-Type: text/plain\n\nbody\n",
+    ] {
+        at_every_split(input.as_bytes(), input.as_bytes());
+    }
+    let mut files = files();
+    files.insert("report.csv", b"a,b\n".to_vec());
+    let cut = b"Content-Type: application/x-mimeinject; path=report.csv\r";
+    let mut out = Vec::new();
+    rewrite(&Config::default(), &files, &mut &cut[..], &mut out).unwrap();
+    assert!(String::from_utf8(out).unwrap().contains("YSxiCg=="));
+}
+
+/// The shared case as the issue states it, through the binary: refused, nothing written.
+#[cfg(feature = "cli")]
+#[test]
+fn the_shared_bare_cr_case_is_refused_by_the_binary() {
+    let Some(cases) = cases_dir() else { return };
+    let input = std::fs::read(cases.join("reliability/stub-content-type-bare-cr.eml")).unwrap();
+    let root = crate::bin::testdata().join("files");
+    let args = ["--root", root.to_str().unwrap(), "--", "user@example.test"];
+    let (out, _) = crate::bin::run(&args, &input);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "nothing written");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bare CR"));
+}

@@ -1,24 +1,71 @@
-//! Header blocks: their fields, unfolding, and deciding from them what a part is.
+//! Header blocks: their fields, unfolding, the lines that are not fields, what their content
+//! fields say, and the header stages run over the message's own.
 
 use std::ops::Range;
 
 use memchr::memchr;
 
-use super::structure::{check_boundary, classify, Frame};
-use super::{starts_with_ci, trim, trim_eol, Base64Body, Next, PartCtx, Rewriter, State};
-use crate::encode::Eol;
-use crate::error::Error;
-use crate::params;
+use crate::chain::Stage;
+use crate::mime::params::{self, ContentType, ParamError};
+use crate::mime::{starts_with_ci, trim_eol, Eol};
 
-/// Signature fields of a message's own header that cover its body: DKIM (RFC 6376) and ARC
-/// (RFC 8617). Checked in this order; the first found is named in the refusal.
-const SIGNATURE_FIELDS: &[&str] = &["DKIM-Signature", "ARC-Message-Signature", "ARC-Seal"];
+/// A complete header block, read: its fields and what its content fields say.
+pub(super) struct Block {
+    pub(super) fields: Vec<Field>,
+    /// The bodies of its `Content-Type` fields, unfolded, in order.
+    pub(super) types: Vec<Vec<u8>>,
+    /// The first `Content-Type`, parsed.
+    pub(super) parsed: Option<Result<ContentType, ParamError>>,
+    /// Whether the first `Content-Transfer-Encoding` is base64.
+    pub(super) base64: bool,
+}
 
-/// Multiparts whose content is signed or encrypted as it is (RFC 1847).
-const SEALED_MULTIPARTS: &[&str] = &["multipart/signed", "multipart/encrypted"];
+impl Block {
+    /// Reads the complete header block `held` (the message's own when `top`), and shows the
+    /// first line that is not a field, if any.
+    pub(super) fn read(held: &[u8], top: bool) -> (Block, Option<String>) {
+        let (fields, not_field) = fields(held, top);
+        let not_field = not_field.map(|line| shown(&held[line]));
+        let types = named(&fields, held, "content-type");
+        let cte = named(&fields, held, "content-transfer-encoding").into_iter().next();
+        let parsed = types.first().map(|v| params::parse_content_type(v));
+        let base64 = cte.is_some_and(|v| params::parse_mechanism(&v) == "base64");
+        (Block { fields, types, parsed, base64 }, not_field)
+    }
 
-/// S/MIME's own media types for signed or encrypted data (RFC 8551 §3.2.1).
-const PKCS7_TYPES: &[&str] = &["application/pkcs7-mime", "application/x-pkcs7-mime"];
+    /// Whether the first `Content-Type` is `media_type` (lower case), or, with `prefix`,
+    /// starts with it. One that does not parse is read by its text: whether it starts with
+    /// `media_type` in any case.
+    pub(super) fn type_is(&self, media_type: &str, prefix: bool) -> bool {
+        match &self.parsed {
+            Some(Ok(ct)) if prefix => ct.media_type.starts_with(media_type),
+            Some(Ok(ct)) => ct.media_type == media_type,
+            Some(Err(_)) => starts_with_ci(self.types[0].trim_ascii(), media_type.as_bytes()),
+            None => false,
+        }
+    }
+}
+
+/// `held`, a top-level header block, after the chain's header stages, each given the block
+/// without its blank line and with a line ending after its last field.
+pub(super) fn edit_block(held: &[u8], eol: Eol, stages: &[Stage]) -> Vec<u8> {
+    let blank = if held.ends_with(b"\r\n\r\n") || held == b"\r\n" {
+        2
+    } else if held.ends_with(b"\n\n") || held == b"\n" {
+        1
+    } else {
+        0
+    };
+    let mut block = held[..held.len() - blank].to_vec();
+    if !block.is_empty() && !block.ends_with(b"\n") {
+        block.extend_from_slice(eol.as_bytes());
+    }
+    for stage in stages {
+        stage.apply(&mut block, eol);
+    }
+    block.extend_from_slice(&held[held.len() - blank..]);
+    block
+}
 
 /// One header field of a held block.
 #[derive(Debug)]
@@ -31,7 +78,7 @@ pub(super) struct Field {
 
 impl Field {
     fn name<'h>(&self, held: &'h [u8]) -> &'h [u8] {
-        trim(&held[self.span.start..self.span.start + self.name_len])
+        held[self.span.start..self.span.start + self.name_len].trim_ascii()
     }
 
     /// Whether the field is named `name` (ASCII case-insensitive).
@@ -73,7 +120,7 @@ pub(super) fn named(fields: &[Field], held: &[u8], name: &str) -> Vec<Vec<u8>> {
 /// One exception, in the message's own header (`top`): a first line starting with `From `
 /// is the Unix mbox envelope line (Postfix's pipe(8) writes it with `flags=F`; Python's
 /// `email` keeps it as the "unixfrom"). It is kept where it is, as if it were a field.
-pub(super) fn fields(held: &[u8], top: bool) -> (Vec<Field>, Option<Range<usize>>) {
+fn fields(held: &[u8], top: bool) -> (Vec<Field>, Option<Range<usize>>) {
     let mut out: Vec<Field> = Vec::new();
     let mut not_field = None;
     let mut pos = 0;
@@ -121,141 +168,9 @@ fn is_field_name(name: &[u8]) -> bool {
 }
 
 /// How a line that is not a field is named in a one-line reason.
-fn shown(line: &[u8]) -> String {
+pub(super) fn shown(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(trim_eol(line));
     let short: String = text.chars().take(60).collect();
     let more = if short.len() < text.len() { "..." } else { "" };
     format!("{short:?}{more}")
-}
-
-impl Rewriter {
-    /// Collects header lines into `held` until the blank line.
-    pub(super) fn headers(&mut self, input: &[u8], eof: bool, ctx: PartCtx) -> Result<Next, Error> {
-        let limit = self.config.limits.header_bytes;
-        let mut pos = 0;
-        let end_headers = |this: &mut Self, consumed: usize| {
-            this.end_headers(ctx, consumed).map_err(|e| e.at(this.block_start))
-        };
-        loop {
-            if self.held.is_empty() {
-                self.block_start = self.cursor + pos as u64;
-            }
-            let rest = &input[pos..];
-            let line_len = match memchr(b'\n', rest) {
-                Some(i) => i + 1,
-                None if eof && !rest.is_empty() => rest.len(),
-                None if eof => return end_headers(self, pos),
-                None => {
-                    if self.held.len() + rest.len() > limit {
-                        return self.lose_structure(pos, "header block too long");
-                    }
-                    return Ok(Next::NeedInput(pos));
-                }
-            };
-            let line = &rest[..line_len];
-            if self.eol.is_none() {
-                self.eol = Some(if line.ends_with(b"\r\n") { Eol::CrLf } else { Eol::Lf });
-            }
-            if self.held.len() + line.len() > limit {
-                return self.lose_structure(pos, "header block too long");
-            }
-            if line == b"\n" || line == b"\r\n" {
-                self.held.extend_from_slice(line);
-                return end_headers(self, pos + line_len);
-            }
-            if line.starts_with(b"--") && classify(line, &self.stack).is_some() {
-                // A delimiter before any blank line: the part had headers only.
-                return end_headers(self, pos);
-            }
-            self.held.extend_from_slice(line);
-            pos += line_len;
-        }
-    }
-
-    /// Decides what the part whose header block is in `held` is.
-    pub(super) fn end_headers(&mut self, ctx: PartCtx, consumed: usize) -> Result<Next, Error> {
-        self.at_line_start = true;
-        if ctx.top && self.config.edits_headers() {
-            self.edit_top_headers();
-        }
-        let (fields, not_field) = fields(&self.held, ctx.top);
-        if let Some(line) = not_field {
-            let line = shown(&self.held[line]);
-            self.defect.get_or_insert_with(|| format!("the header line {line} is not a field"));
-        }
-        if ctx.top {
-            self.top_signature = SIGNATURE_FIELDS
-                .iter()
-                .find(|name| fields.iter().any(|f| f.is(&self.held, name)))
-                .copied();
-        }
-        let types = named(&fields, &self.held, "content-type");
-        let cte = named(&fields, &self.held, "content-transfer-encoding").into_iter().next();
-        let parsed = types.first().map(|v| params::parse_content_type(v));
-        if self.config.attachments() {
-            if let Some(next) = self.stub_part(ctx, &fields, &types, &parsed, consumed)? {
-                return Ok(next);
-            }
-        }
-
-        let base64 = cte.is_some_and(|v| params::parse_mechanism(&v) == "base64");
-        let multipart = match &parsed {
-            Some(Ok(ct)) => ct.media_type.starts_with("multipart/"),
-            Some(Err(_)) => starts_with_ci(trim(&types[0]), b"multipart/"),
-            None => false,
-        };
-        if multipart {
-            let ct = match parsed {
-                Some(Ok(ct)) => ct,
-                _ => return self.lose_structure(consumed, "unparseable multipart Content-Type"),
-            };
-            let boundary = match ct.params.get("boundary") {
-                Some(b) if !b.is_empty() => b.as_bytes().to_vec(),
-                _ => return self.lose_structure(consumed, "multipart without a boundary"),
-            };
-            if self.stack.len() >= self.config.limits.depth {
-                return self.lose_structure(consumed, "multipart nesting too deep");
-            }
-            if let Some(d) = check_boundary(&boundary, &self.stack) {
-                self.defect.get_or_insert(d);
-            }
-            let sealed = SEALED_MULTIPARTS.iter().find(|t| ct.media_type == **t).copied();
-            let alternative = ct.media_type == "multipart/alternative";
-            self.stack.push(Frame { boundary, alternative, sealed });
-            self.state = State::Body { base64: false };
-        } else {
-            self.body_sealed = match &parsed {
-                Some(Ok(ct)) => PKCS7_TYPES.contains(&ct.media_type.as_str()),
-                Some(Err(_)) => {
-                    PKCS7_TYPES.iter().any(|t| starts_with_ci(trim(&types[0]), t.as_bytes()))
-                }
-                None => false,
-            };
-            self.base64_body = Base64Body::Empty;
-            self.state = State::Body { base64 };
-        }
-        self.out = std::mem::take(&mut self.held);
-        Ok(if self.out.is_empty() { Next::Drop(consumed) } else { Next::Emit(consumed) })
-    }
-
-    /// Runs the chain's header stages over the held top-level block.
-    pub(super) fn edit_top_headers(&mut self) {
-        let eol = self.message_eol();
-        let blank = if self.held.ends_with(b"\r\n\r\n") || self.held == b"\r\n" {
-            2
-        } else if self.held.ends_with(b"\n\n") || self.held == b"\n" {
-            1
-        } else {
-            0
-        };
-        let mut block = self.held[..self.held.len() - blank].to_vec();
-        if !block.is_empty() && !block.ends_with(b"\n") {
-            block.extend_from_slice(eol.as_bytes());
-        }
-        for stage in &self.config.stages {
-            stage.apply(&mut block, eol);
-        }
-        block.extend_from_slice(&self.held[self.held.len() - blank..]);
-        self.held = block;
-    }
 }

@@ -7,7 +7,9 @@
 //! it is produced, with CRLF line ends and dot-stuffing ([`DataWriter`]). Only
 //! [`Data::finish`] sends the end of data. On any failure before that, drop the [`Data`]: the
 //! connection closes without the final dot and the server discards the transaction, so
-//! nothing partial is accepted.
+//! nothing partial is accepted. [`Transaction`] does all of this lazily: it connects and
+//! sends the envelope with the first byte written, so a message refused before any output
+//! never reaches the next hop (what `mimeinject deliver` uses).
 //!
 //! Replies are parsed with the `smtp-proto` crate; TLS is `rustls` with the `ring` provider
 //! and, for verification, the system's trust store (`rustls-native-certs`) or a CA file.
@@ -31,6 +33,7 @@ mod client;
 mod data;
 mod nexthop;
 mod tls;
+mod transaction;
 
 use std::fmt;
 use std::io;
@@ -40,6 +43,7 @@ use std::time::Duration;
 pub use client::{Client, Data};
 pub use data::DataWriter;
 pub use nexthop::{Address, NextHop, Protocol};
+pub use transaction::Transaction;
 
 /// A server reply (RFC 5321 §4.2), with its enhanced status code (RFC 3463) when it has one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,6 +225,7 @@ impl std::error::Error for Error {}
 
 /// STARTTLS policy, named and meant as Postfix's `smtp_tls_security_level`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum TlsLevel {
     /// Never use TLS.
     None,
@@ -332,6 +337,26 @@ impl Options {
             connect_timeout: Duration::from_secs(30),
             timeout: Duration::from_secs(300),
         }
+    }
+}
+
+/// This host's name (`gethostname(2)`), or `localhost` when it has none: the default name
+/// to send with `EHLO`/`LHLO` (what Postfix's `$myhostname` defaults to).
+///
+/// ```
+/// let name = mimeinject::smtp::hostname();
+/// assert!(!name.is_empty());
+/// let options = mimeinject::smtp::Options::new(name);
+/// # let _ = options;
+/// ```
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(name) if ok && !name.is_empty() => name.to_owned(),
+        _ => "localhost".to_owned(),
     }
 }
 

@@ -1,13 +1,14 @@
 //! `mimeinject check`: lints messages before they are queued.
 //!
-//! Each message runs through the same rewriter as the filter, with every file opened (not
-//! read) beneath the root, so a message that passes here fails at delivery only if its
-//! files change in between.
+//! Each message runs through the filter's own plan, in its check-only mode ([`Plan::check`]):
+//! every file is opened (not read) beneath the root, so a message that passes here fails at
+//! delivery only if its files change in between.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use mimeinject::{Action, AttachmentSource, Config, Form, FsRoot, Rewriter};
+use mimeinject::driver::{Io, Plan};
+use mimeinject::{AttachmentSource, Config, Form, FsRoot};
 
 /// Checks every file; `Err` names how many failed.
 pub fn run(
@@ -68,23 +69,17 @@ fn check_file(
         Ok(input) => input,
         Err(e) => return Err((lines, format!("cannot read: {e}"))),
     };
-    let mut rw = Rewriter::new(config.clone());
-    let mut pos = 0;
+    let mut plan = Plan::check(config, input);
     loop {
-        let step = match rw.step(&input[pos..], true) {
-            Ok(step) => step,
+        match plan.next_io() {
             Err(e) => return Err((lines, e.to_string())),
-        };
-        pos += step.consumed;
-        match step.action {
-            Action::Write(_) => {}
-            Action::Attach(p) => {
+            Ok(Io::Open { placeholder: p, at }) => {
                 let form = match p.form {
                     Form::Stub => "stub part",
                     Form::BodyLine => "body line",
                 };
                 let what = format!(
-                    "placeholder ({form}) before byte {pos}: path {:?}, filename {:?}, type {}",
+                    "placeholder ({form}) before byte {at}: path {:?}, filename {:?}, type {}",
                     p.path, p.filename, p.media_type
                 );
                 let opened = match source.open(&p.path) {
@@ -95,18 +90,18 @@ fn check_file(
                     }
                 };
                 lines.push(format!("{what}: {} bytes", opened.len));
-                let checked = rw.begin_attachment(opened.len).map(drop);
-                if let Err(e) = checked.and_then(|()| rw.end_attachment(opened.len)) {
+                if let Err(e) = plan.opened(opened) {
                     return Err((lines, e.to_string()));
                 }
             }
-            Action::NeedInput => unreachable!("the whole message was given"),
-            Action::Finished => {
+            Ok(Io::Done(_)) => {
                 if lines.is_empty() {
                     lines.push("no placeholder".to_owned());
                 }
                 return Ok(lines);
             }
+            Ok(Io::Continue) => {}
+            Ok(other) => unreachable!("a check does no other I/O: {other:?}"),
         }
     }
 }

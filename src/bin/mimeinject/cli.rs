@@ -2,8 +2,17 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use mimeinject::Limits;
+use clap::{Args, Parser, Subcommand};
+use mimeinject::smtp::TlsLevel;
+use mimeinject::{Limits, UnsignedPolicy};
+
+use crate::exit::Exit;
+
+/// `deliver`'s default `--failure-exit-code`: [`Exit::EX_TEMPFAIL`], a pipe(8) deferral
+/// (a test checks that they agree).
+const DELIVER_FAILURE: &str = "75";
+/// `deliver`'s default `--permanent-exit-code`: EX_UNAVAILABLE, which pipe(8) bounces.
+const DELIVER_PERMANENT: &str = "69";
 
 /// Adds attachments to mail at delivery: reads a message on stdin, writes it to stdout with
 /// every placeholder replaced by its file as a base64 MIME part.
@@ -64,11 +73,12 @@ pub enum Command {
     },
     /// Delivers the filtered message straight to a next hop over SMTP or LMTP, as a Postfix
     /// pipe(8) transport: the output streams into the transaction, and only a complete
-    /// message gets the final dot. Exits 0 when the next hop accepted it, 75 (defer) on any
-    /// local failure or a 4xx reply, 69 (bounce) on a 5xx reply to the message; prints one
-    /// line for pipe(8) to log, starting with the next hop's enhanced status code when the
-    /// next hop refused the message.
-    #[command(mut_arg("failure_exit_code", |a| a.default_value("75")))]
+    /// message gets the final dot. Exits 0 when the next hop accepted it, 75 (defer) on a
+    /// temporary local failure or a 4xx reply, 69 (bounce) on a permanent local failure or a
+    /// 5xx reply to the message; prints one line for pipe(8) to log, starting with an
+    /// enhanced status code when the message is refused for good or by the next hop.
+    #[command(mut_arg("failure_exit_code", |a| a.default_value(DELIVER_FAILURE)))]
+    #[command(mut_arg("permanent_exit_code", |a| a.default_value(DELIVER_PERMANENT)))]
     Deliver(Box<DeliverArgs>),
     /// Encodes a file (or stdin) as MIME base64 in 76-column lines, like `base64 -w 76`.
     Encode {
@@ -160,19 +170,6 @@ pub struct DeliverArgs {
     pub filter: FilterArgs,
 }
 
-/// STARTTLS policy (`--tls-security-level`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TlsLevel {
-    /// Never.
-    None,
-    /// When offered; the certificate is not checked.
-    May,
-    /// Required; the certificate is not checked.
-    Encrypt,
-    /// Required, and the certificate checked.
-    Secure,
-}
-
 /// The filter's options.
 #[derive(Debug, Args)]
 pub struct FilterArgs {
@@ -199,6 +196,14 @@ pub struct FilterArgs {
     /// needs 75 (EX_TEMPFAIL) to defer rather than bounce.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
     pub failure_exit_code: u8,
+
+    /// The exit status when the failure is permanent: a defect of the message itself (a
+    /// malformed placeholder or structure, signed mail, a path no root can hold) that no
+    /// retry can cure. Unset, permanent failures exit with --failure-exit-code like the
+    /// others. `deliver` sets 69 (EX_UNAVAILABLE: pipe(8) bounces) and prints the reason
+    /// after the enhanced status code 5.6.0.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..))]
+    pub permanent_exit_code: Option<u8>,
 
     /// Appends the one-line failure reason to this file.
     #[arg(long, value_name = "PATH")]
@@ -264,17 +269,8 @@ pub struct FilterArgs {
     pub recipients: Vec<String>,
 
     /// With --key-file: what to do with an unsigned or wrongly signed placeholder.
-    #[arg(long, value_enum, default_value_t = Unsigned::Fail, requires = "key_file")]
-    pub unsigned: Unsigned,
-}
-
-/// What to do with unsigned placeholders.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Unsigned {
-    /// Fail: the message stays queued.
-    Fail,
-    /// Deliver the placeholder as plain text.
-    Pass,
+    #[arg(long, value_enum, default_value_t = UnsignedPolicy::Fail, requires = "key_file")]
+    pub unsigned: UnsignedPolicy,
 }
 
 /// Parses the command line, recording the header stages in the order they were given.
@@ -311,8 +307,9 @@ pub fn is_deliver(args: &[std::ffi::OsString]) -> bool {
 }
 
 /// The failure exit code from the raw arguments, for failures before clap has parsed them:
-/// `--failure-exit-code`, else 75 for `deliver` (a pipe(8) deferral), else 1.
-pub fn failure_code_hint(args: &[std::ffi::OsString]) -> u8 {
+/// `--failure-exit-code`, else [`Exit::EX_TEMPFAIL`] for `deliver` (a pipe(8) deferral), else
+/// [`Exit::FAILURE`].
+pub fn failure_code_hint(args: &[std::ffi::OsString]) -> Exit {
     let mut it = args.iter().filter_map(|a| a.to_str());
     while let Some(a) = it.next() {
         let value = match a.strip_prefix("--failure-exit-code") {
@@ -321,13 +318,13 @@ pub fn failure_code_hint(args: &[std::ffi::OsString]) -> u8 {
             None => None,
         };
         if let Some(code) = value.and_then(|v| v.parse::<u8>().ok()).filter(|&c| c > 0) {
-            return code;
+            return Exit::code(code);
         }
     }
     if is_deliver(args) {
-        75
+        Exit::EX_TEMPFAIL
     } else {
-        1
+        Exit::FAILURE
     }
 }
 
@@ -344,11 +341,24 @@ mod tests {
     #[test]
     fn hint_finds_the_code_in_both_spellings() {
         let args = |v: &[&str]| v.iter().map(Into::into).collect::<Vec<_>>();
-        assert_eq!(failure_code_hint(&args(&["x", "--failure-exit-code", "75"])), 75);
-        assert_eq!(failure_code_hint(&args(&["x", "--failure-exit-code=75", "--bad"])), 75);
-        assert_eq!(failure_code_hint(&args(&["x", "--failure-exit-code=0"])), 1);
-        assert_eq!(failure_code_hint(&args(&["x"])), 1);
-        assert_eq!(failure_code_hint(&args(&["x", "deliver", "--bad"])), 75);
-        assert_eq!(failure_code_hint(&args(&["x", "deliver", "--failure-exit-code=3"])), 3);
+        let hint = |v: &[&str]| u8::from(failure_code_hint(&args(v)));
+        assert_eq!(hint(&["x", "--failure-exit-code", "75"]), 75);
+        assert_eq!(hint(&["x", "--failure-exit-code=75", "--bad"]), 75);
+        assert_eq!(hint(&["x", "--failure-exit-code=0"]), 1);
+        assert_eq!(hint(&["x"]), 1);
+        assert_eq!(hint(&["x", "deliver", "--bad"]), 75);
+        assert_eq!(hint(&["x", "deliver", "--failure-exit-code=3"]), 3);
+    }
+
+    #[test]
+    fn deliver_fails_with_tempfail_by_default() {
+        let cli =
+            parse(["x", "deliver", "--nexthop", "smtp:[a]:25", "-f", ""].map(Into::into).to_vec())
+                .unwrap();
+        let Some(Command::Deliver(d)) = cli.command else { panic!("deliver") };
+        assert_eq!(Exit::code(d.filter.failure_exit_code), Exit::EX_TEMPFAIL);
+        assert_eq!(DELIVER_FAILURE.parse(), Ok(u8::from(Exit::EX_TEMPFAIL)));
+        assert_eq!(d.filter.permanent_exit_code, Some(u8::from(Exit::EX_UNAVAILABLE)));
+        assert_eq!(DELIVER_PERMANENT.parse(), Ok(u8::from(Exit::EX_UNAVAILABLE)));
     }
 }

@@ -11,34 +11,61 @@
 //! | accepted (2xx to the end of data) | 0 | `<next hop> said: 250 ...` |
 //! | 4xx to MAIL, RCPT, DATA or the end of data | 75 | `4.x.x <next hop> said: 4xx ...` |
 //! | 5xx to MAIL, RCPT, DATA or the end of data | 69 | `5.x.x <next hop> said: 5xx ...` |
-//! | anything else: a mimeinject failure, no connection, TLS, AUTH, a lost connection, a timeout | `--failure-exit-code` (75) | `mimeinject: <reason>` |
+//! | a permanent failure of mimeinject's own: a defect of the message ([`mimeinject::Class`]) | `--permanent-exit-code` (69) | `5.6.0 mimeinject: <reason>` |
+//! | anything else: a temporary mimeinject failure, no connection, TLS, AUTH, a lost connection, a timeout | `--failure-exit-code` (75) | `mimeinject: <reason>` |
 //!
-//! The connection is opened when the filter writes its first byte, so a failure of the
-//! pre-flight check (a missing file in a message of up to 1 MiB) never reaches the next hop.
-//! Any failure before the reply to the end of data closes the connection without the final
-//! dot.
+//! 5.6.0 is RFC 3463's "other or undefined media error" (§3.7): the message's content is
+//! why it cannot be delivered, and pipe(8) puts the code and the reason in the bounce.
+//!
+//! The connection is opened when the filter writes its first byte
+//! ([`mimeinject::smtp::Transaction`]), so a failure of the pre-flight check (a missing file
+//! in a message of up to 1 MiB) never reaches the next hop. Any failure before the reply to
+//! the end of data closes the connection without the final dot.
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use mimeinject::smtp::{self, Client, Credentials, Data, Options, Protocol, TrustRoots};
+use mimeinject::smtp::{self, Credentials, Options, Protocol, Transaction, TrustRoots};
+use mimeinject::Class;
 
-use crate::cli::{DeliverArgs, TlsLevel};
+use crate::cli::DeliverArgs;
+use crate::exit::Exit;
 
-/// sysexits `EX_UNAVAILABLE`: pipe(8) bounces (5.3.0, or the status code printed first).
-const EX_UNAVAILABLE: u8 = 69;
-/// sysexits `EX_TEMPFAIL`: pipe(8) defers (4.3.0, or the status code printed first).
-const EX_TEMPFAIL: u8 = 75;
-
-/// What a run ended with: the exit status and the line for pipe(8).
-pub struct Outcome {
-    /// The process's exit status.
-    pub status: u8,
-    /// One line, printed on stdout.
-    pub line: String,
-    /// What was attached, when the next hop accepted the message (for the delivery line).
-    pub attached: Vec<mimeinject::Attached>,
+/// What a run ended with.
+pub enum Outcome {
+    /// The next hop accepted the message: [`Exit::EX_OK`].
+    Delivered {
+        /// The line for pipe(8): `<next hop> said: 250 ...`.
+        line: String,
+        /// What was attached, for the delivery line.
+        attached: Vec<mimeinject::Attached>,
+    },
+    /// The next hop refused the message, for now ([`Exit::EX_TEMPFAIL`]) or for good
+    /// ([`Exit::EX_UNAVAILABLE`]).
+    Refused {
+        /// The exit status.
+        status: Exit,
+        /// The line for pipe(8) and the log: `4.x.x <next hop> said: 4xx ...`.
+        line: String,
+    },
+    /// A permanent failure of mimeinject's own, a defect of the message that no retry can
+    /// cure: `--permanent-exit-code` ([`Exit::EX_UNAVAILABLE`] unless set), and pipe(8)
+    /// bounces with the reason.
+    Bounced {
+        /// The exit status.
+        status: Exit,
+        /// The reason, for the log; pipe(8)'s line is [`print_bounce`]'s.
+        reason: String,
+    },
+    /// A temporary failure of mimeinject's own, or of the session: `--failure-exit-code`.
+    Failed {
+        /// The exit status.
+        status: Exit,
+        /// The reason, for the log; pipe(8)'s line is [`print_failure`]'s.
+        reason: String,
+    },
 }
 
 /// Runs the delivery. Reads stdin to its end whatever happens.
@@ -46,19 +73,16 @@ pub fn run(args: &DeliverArgs) -> Outcome {
     arm_time_limit(args.time_limit);
     let mut stdin = crate::filter::stdin();
     let outcome = deliver(args, &mut stdin);
-    if outcome.status != 0 {
+    if !matches!(outcome, Outcome::Delivered { .. }) {
         crate::filter::drain(&mut stdin);
     }
     outcome
 }
 
 fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
-    let local = |reason: String| Outcome {
-        status: args.filter.failure_exit_code,
-        line: format!("mimeinject: {reason}"),
-        attached: Vec::new(),
-    };
-    let recipients: Vec<&str> = args.filter.recipients.iter().map(String::as_str).collect();
+    let failure = Exit::code(args.filter.failure_exit_code);
+    let local = |reason: String| Outcome::Failed { status: failure, reason };
+    let recipients = &args.filter.recipients;
     if recipients.is_empty() {
         return local("no recipient (pipe(8)'s ${recipient} after --)".into());
     }
@@ -83,52 +107,64 @@ fn deliver(args: &DeliverArgs, stdin: &mut File) -> Outcome {
         Ok(o) => o,
         Err(e) => return local(e),
     };
-    let mut upstream = Lazy { args, opts: &opts, recipients: &recipients, state: State::Pending };
-    let rewritten = mimeinject::rewrite(&config, &source, stdin, &mut upstream);
     let hop = &args.nexthop;
-    if let State::Failed(err) = upstream.state {
-        return refused(hop, err, args.filter.failure_exit_code);
-    }
-    let summary = match rewritten {
+    let mut upstream =
+        Transaction::new(hop.clone(), opts, args.sender.as_str(), recipients.clone());
+    let summary = match mimeinject::rewrite(&config, &source, stdin, &mut upstream) {
         Ok(summary) => summary,
-        // Dropping `upstream` closes the connection without the final dot.
-        Err(e) => return local(format!("{e}; nothing delivered to {hop}")),
+        // The session failed: the rewriter only saw that writing did.
+        Err(_) if upstream.error().is_some() => {
+            return refused(hop, upstream.error().expect("failed"), failure);
+        }
+        // Dropping the session closes the connection without the final dot.
+        Err(e) => {
+            let reason = format!("{e}; nothing delivered to {hop}");
+            return match (e.class(), args.filter.permanent_exit_code) {
+                (Class::Permanent, Some(code)) => {
+                    Outcome::Bounced { status: Exit::code(code), reason }
+                }
+                _ => local(reason),
+            };
+        }
     };
-    let data = match upstream.into_data() {
-        Ok(data) => data,
-        Err(err) => return refused(hop, err, args.filter.failure_exit_code),
-    };
-    match data.finish() {
-        Err(err) => refused(hop, err, args.filter.failure_exit_code),
+    match upstream.finish() {
+        Err(err) => refused(hop, &err, failure),
         Ok((client, replies)) => {
             let reply = replies.into_iter().next().expect("one recipient, one reply");
             if reply.is_positive() {
                 client.quit();
-                return Outcome {
-                    status: 0,
-                    line: format!("{hop} said: {reply}"),
-                    attached: summary.attachments,
-                };
+                let line = format!("{hop} said: {reply}");
+                return Outcome::Delivered { line, attached: summary.attachments };
             }
             let err = smtp::Error::Rejected { stage: smtp::Stage::DataEnd, recipient: None, reply };
             client.quit();
-            refused(hop, err, args.filter.failure_exit_code)
+            refused(hop, &err, failure)
         }
     }
 }
 
 /// The outcome for a failed session: a refusal of the message carries the next hop's status
 /// code, everything else is a local (deferred) failure.
-fn refused(hop: &smtp::NextHop, err: smtp::Error, failure: u8) -> Outcome {
+fn refused(hop: &smtp::NextHop, err: &smtp::Error, failure: Exit) -> Outcome {
     let line = format!("{hop} {err}");
-    match &err {
+    match err {
         smtp::Error::Rejected { reply, .. } if err.refuses_message() => {
-            let status = if err.is_permanent() { EX_UNAVAILABLE } else { EX_TEMPFAIL };
-            let line = format!("{} {line}", reply.status());
-            Outcome { status, line, attached: Vec::new() }
+            let status = if err.is_permanent() { Exit::EX_UNAVAILABLE } else { Exit::EX_TEMPFAIL };
+            Outcome::Refused { status, line: format!("{} {line}", reply.status()) }
         }
-        _ => Outcome { status: failure, line: format!("mimeinject: {line}"), attached: Vec::new() },
+        _ => Outcome::Failed { status: failure, reason: line },
     }
+}
+
+/// Prints pipe(8)'s line for a failure of mimeinject's own, which names the program.
+pub fn print_failure(reason: &str) {
+    print(&format!("mimeinject: {reason}"));
+}
+
+/// Prints pipe(8)'s line for a permanent failure of mimeinject's own: the enhanced status
+/// code first, which pipe(8) takes as the delivery status of the bounce, then the reason.
+pub fn print_bounce(reason: &str) {
+    print(&format!("5.6.0 mimeinject: {reason}"));
 }
 
 /// Prints the one line pipe(8) reads (stdout; one line, at most 990 characters).
@@ -141,13 +177,8 @@ pub fn print(line: &str) {
 
 /// The session options from the command line.
 fn options(args: &DeliverArgs) -> Result<Options, String> {
-    let mut opts = Options::new(args.helo_name.clone().unwrap_or_else(hostname));
-    opts.tls = match args.tls_security_level {
-        TlsLevel::None => smtp::TlsLevel::None,
-        TlsLevel::May => smtp::TlsLevel::May,
-        TlsLevel::Encrypt => smtp::TlsLevel::Encrypt,
-        TlsLevel::Secure => smtp::TlsLevel::Secure,
-    };
+    let mut opts = Options::new(args.helo_name.clone().unwrap_or_else(smtp::hostname));
+    opts.tls = args.tls_security_level;
     if let Some(ca) = &args.tls_ca_file {
         opts.trust = TrustRoots::File(ca.clone());
     }
@@ -164,82 +195,10 @@ fn options(args: &DeliverArgs) -> Result<Options, String> {
     Ok(opts)
 }
 
-/// This host's name (`gethostname(2)`), the default EHLO name.
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
-    match std::str::from_utf8(&buf[..len]) {
-        Ok(name) if ok && !name.is_empty() => name.to_owned(),
-        _ => "localhost".to_owned(),
-    }
-}
-
-enum State {
-    /// Nothing written yet: no connection.
-    Pending,
-    Open(Box<Data>),
-    /// Why the session failed, kept for the report (the rewriter only sees an io::Error).
-    Failed(smtp::Error),
-}
-
-/// The rewriter's output: opens the session and the transaction at the first byte.
-struct Lazy<'a> {
-    args: &'a DeliverArgs,
-    opts: &'a Options,
-    recipients: &'a [&'a str],
-    state: State,
-}
-
-impl Lazy<'_> {
-    /// Connects and sends the envelope, unless already tried; the open transaction, if any.
-    fn open(&mut self) -> Option<&mut Data> {
-        if let State::Pending = self.state {
-            let opened = Client::connect(&self.args.nexthop, self.opts)
-                .and_then(|c| c.send_envelope(&self.args.sender, self.recipients));
-            self.state = match opened {
-                Ok(data) => State::Open(Box::new(data)),
-                Err(e) => State::Failed(e),
-            };
-        }
-        match &mut self.state {
-            State::Open(data) => Some(data),
-            _ => None,
-        }
-    }
-
-    /// The transaction, opened now if nothing was written (an empty message), or why the
-    /// session failed.
-    fn into_data(mut self) -> Result<Data, smtp::Error> {
-        self.open();
-        match self.state {
-            State::Open(data) => Ok(*data),
-            State::Failed(err) => Err(err),
-            State::Pending => unreachable!("open() leaves Pending"),
-        }
-    }
-}
-
-impl Write for Lazy<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.open() {
-            Some(data) => data.write(buf),
-            None => Err(io::Error::other("the next hop refused the transaction")),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match &mut self.state {
-            State::Open(data) => data.flush(),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// The text the SIGALRM handler prints: set once, before the alarm is armed.
-static mut TIME_LIMIT_LINE: [u8; 96] = [0; 96];
-static mut TIME_LIMIT_LEN: usize = 0;
+/// The line the SIGALRM handler prints: set once, before the alarm is armed, and only read
+/// by the handler. `OnceLock::get` is one atomic load, so reading it there is
+/// async-signal-safe (no lock, no allocation).
+static TIME_LIMIT_LINE: OnceLock<String> = OnceLock::new();
 
 /// Arms `--time-limit`: when it runs out, the handler prints one line for pipe(8) and the
 /// process dies of SIGALRM, which pipe(8) treats as a deferral ("Command died with signal
@@ -249,22 +208,23 @@ fn arm_time_limit(seconds: u32) {
         return;
     }
     let line = format!("mimeinject: time limit of {seconds} s reached, nothing delivered\n");
-    // SAFETY: written once here, before the handler can run; the handler only reads it.
+    if TIME_LIMIT_LINE.set(line).is_err() {
+        return; // Armed already: one run, one limit.
+    }
+    // SAFETY: `on_alarm` is an `extern "C" fn(c_int)` that makes only async-signal-safe
+    // calls; alarm(2) has no preconditions.
     unsafe {
-        let dst = &mut *std::ptr::addr_of_mut!(TIME_LIMIT_LINE);
-        let n = line.len().min(dst.len());
-        dst[..n].copy_from_slice(&line.as_bytes()[..n]);
-        TIME_LIMIT_LEN = n;
         libc::signal(libc::SIGALRM, on_alarm as extern "C" fn(libc::c_int) as libc::sighandler_t);
         libc::alarm(seconds);
     }
 }
 
 extern "C" fn on_alarm(_: libc::c_int) {
-    // SAFETY: only async-signal-safe calls: write(2), signal(2), raise(3).
+    let line = TIME_LIMIT_LINE.get().map_or(&[][..], |l| l.as_bytes());
+    // SAFETY: only async-signal-safe calls: write(2), signal(2), raise(3); `line` is a
+    // static string.
     unsafe {
-        let line = &*std::ptr::addr_of!(TIME_LIMIT_LINE);
-        libc::write(1, line.as_ptr().cast(), TIME_LIMIT_LEN);
+        libc::write(1, line.as_ptr().cast(), line.len());
         libc::signal(libc::SIGALRM, libc::SIG_DFL);
         libc::raise(libc::SIGALRM);
     }

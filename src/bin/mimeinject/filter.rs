@@ -1,13 +1,14 @@
 //! Running as the MTA's filter: stdin to stdout.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 
-use mimeinject::{Config, FsRoot, Limits, Summary, UnsignedPolicy};
+use mimeinject::driver::AlignedWriter;
+use mimeinject::{Class, Config, FsRoot, Limits, Summary};
 
-use crate::cli::{FilterArgs, Unsigned};
+use crate::cli::FilterArgs;
 
 /// Output chunk: every `write(2)` but the last is exactly this long, from a page-aligned
 /// address (see [`AlignedWriter`]). Overridden by `MIMEINJECT_WRITE_SIZE` (benchmarks).
@@ -15,8 +16,30 @@ const WRITE_BUFFER: usize = 128 << 10;
 /// What the output pipe is grown to, when stdout is a pipe (Linux's default `pipe-max-size`).
 const PIPE_SIZE: i32 = 1 << 20;
 
+/// Why a run failed: the one-line reason, and whether retrying can help.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The reason, for the log (and pipe(8)'s line).
+    pub reason: String,
+    /// [`Class::Permanent`] only for a defect of the message itself.
+    pub class: Class,
+}
+
+/// A failure of the set-up (options, the root): the administrator's to fix, so temporary.
+impl From<String> for Refusal {
+    fn from(reason: String) -> Refusal {
+        Refusal { reason, class: Class::Temporary }
+    }
+}
+
+impl From<mimeinject::Error> for Refusal {
+    fn from(e: mimeinject::Error) -> Refusal {
+        Refusal { reason: e.to_string(), class: e.class() }
+    }
+}
+
 /// Filters stdin to stdout; what was attached. On error, stdin has been read to its end.
-pub fn run(args: &FilterArgs) -> Result<Summary, String> {
+pub fn run(args: &FilterArgs) -> Result<Summary, Refusal> {
     let mut stdin = stdin();
     // SAFETY: fd 1 is this process's stdout; ManuallyDrop keeps it open.
     let stdout = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
@@ -27,13 +50,12 @@ pub fn run(args: &FilterArgs) -> Result<Summary, String> {
     result
 }
 
-fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<Summary, String> {
+fn filter(args: &FilterArgs, stdin: &mut File, stdout: &File) -> Result<Summary, Refusal> {
     let config = config(args)?;
     let source = source(args)?;
     grow_pipe(1);
     let mut out = AlignedWriter::new(env_size("MIMEINJECT_WRITE_SIZE", WRITE_BUFFER), stdout);
-    let summary =
-        mimeinject::rewrite(&config, &source, stdin, &mut out).map_err(|e| e.to_string())?;
+    let summary = mimeinject::rewrite(&config, &source, stdin, &mut out)?;
     out.flush().map_err(|e| format!("writing the output: {e}"))?;
     Ok(summary)
 }
@@ -65,10 +87,7 @@ pub fn config(args: &FilterArgs) -> Result<Config, String> {
         .limits(limits)
         .preflight_window(args.preflight_window)
         .stages(args.stages.clone())
-        .unsigned(match args.unsigned {
-            Unsigned::Fail => UnsignedPolicy::Fail,
-            Unsigned::Pass => UnsignedPolicy::Pass,
-        });
+        .unsigned(args.unsigned);
     builder = crate::options::vars_and_key(builder, &args.vars, args.key_file.as_deref())?;
     builder.recipients(&args.recipients).build().map_err(|e| e.to_string())
 }
@@ -90,72 +109,10 @@ fn grow_pipe(fd: i32) {
     }
 }
 
-/// Largest single memcpy in [`AlignedWriter`] (see there).
-const COPY_PIECE: usize = 2048;
-
 /// A size from the environment variable `name` (bytes), else `default`.
 fn env_size(name: &str, default: usize) -> usize {
     let value = std::env::var_os(name);
     value.and_then(|v| v.to_str()?.trim().parse().ok()).unwrap_or(default)
-}
-
-/// A write buffer that always copies, and writes whole chunks from a page-aligned address.
-///
-/// `BufWriter` passes large spans straight to `write(2)` from wherever they are in the input
-/// buffer, and a small piece before them leaves the pipe's last page part-filled. Either way
-/// the kernel copies into the pipe from a source that is misaligned with the destination
-/// page, and on the machine the benchmarks ran on (AMD EPYC Zen 3) `_copy_from_iter` then runs
-/// at half speed: reading 100 MB in 128 KiB pieces and writing each from 11 bytes past a page
-/// boundary into a pipe took 60 ms of system time, from the boundary 30 ms. Copying every
-/// byte once more in user space (memcpy, cache-resident) is cheaper than that.
-struct AlignedWriter<W: Write> {
-    inner: W,
-    /// `chunk` bytes starting at `skip` are page-aligned.
-    mem: Vec<u8>,
-    skip: usize,
-    chunk: usize,
-    len: usize,
-}
-
-impl<W: Write> AlignedWriter<W> {
-    fn new(chunk: usize, inner: W) -> Self {
-        const PAGE: usize = 4096;
-        let chunk = chunk.max(PAGE);
-        let mem = vec![0; chunk + PAGE];
-        let skip = mem.as_ptr().align_offset(PAGE);
-        AlignedWriter { inner, mem, skip, chunk, len: 0 }
-    }
-
-    fn flush_buffer(&mut self) -> io::Result<()> {
-        let buf = &self.mem[self.skip..self.skip + self.len];
-        self.len = 0;
-        self.inner.write_all(buf)
-    }
-}
-
-impl<W: Write> Write for AlignedWriter<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(self.chunk - self.len);
-        let at = self.skip + self.len;
-        // In pieces below glibc's `rep movsb` threshold: `rep movsb` is what is slow with a
-        // misaligned source here, and memcpy's vector loop is not.
-        let dst = self.mem[at..at + n].chunks_mut(COPY_PIECE);
-        for (d, s) in dst.zip(data[..n].chunks(COPY_PIECE)) {
-            d.copy_from_slice(s);
-        }
-        self.len += n;
-        if self.len == self.chunk {
-            self.flush_buffer()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.len > 0 {
-            self.flush_buffer()?;
-        }
-        self.inner.flush()
-    }
 }
 
 /// Reads stdin to its end, so the MTA's writer never sees a broken pipe.

@@ -5,6 +5,7 @@
 mod check;
 mod cli;
 mod deliver;
+mod exit;
 mod filter;
 mod log;
 mod options;
@@ -12,7 +13,11 @@ mod tools;
 
 use std::ffi::OsString;
 
+use mimeinject::Class;
+
 use crate::cli::Command;
+use crate::deliver::Outcome;
+use crate::exit::Exit;
 use crate::log::Log;
 
 /// The C entry point. Skipping std's runtime set-up (reading /proc/self/maps for the stack
@@ -31,7 +36,7 @@ pub extern "C" fn main(
 
 /// Runs the command; the process's exit status.
 #[cfg_attr(test, allow(dead_code))]
-fn exit_code() -> u8 {
+fn exit_code() -> Exit {
     let args: Vec<OsString> = std::env::args_os().collect();
     let failure = cli::failure_code_hint(&args);
     // `deliver` reports on stdout, which pipe(8) reads as the reason (it is not the message).
@@ -41,7 +46,7 @@ fn exit_code() -> u8 {
     let mut log = Log { file: None, syslog: true, stderr, queue_id: None };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args, &mut log)));
     let reason = match outcome {
-        Ok(Ok(())) => return 0,
+        Ok(Ok(())) => return Exit::EX_OK,
         Ok(Err(Failure::Reported(code))) => return code,
         Ok(Err(Failure::Reason(reason))) => reason,
         Err(_) => {
@@ -52,7 +57,7 @@ fn exit_code() -> u8 {
     };
     log.failure(&reason);
     if report {
-        deliver::print(&format!("mimeinject: {reason}"));
+        deliver::print_failure(&reason);
     }
     failure
 }
@@ -60,7 +65,7 @@ fn exit_code() -> u8 {
 enum Failure {
     /// Already reported (help, version, a usage error printed by clap, or a `deliver`
     /// outcome printed and logged): exit with this status.
-    Reported(u8),
+    Reported(Exit),
     /// To be logged.
     Reason(String),
 }
@@ -70,7 +75,7 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return Err(Failure::Reported(0));
+            return Err(Failure::Reported(Exit::EX_OK));
         }
         Err(e) => {
             let first = e.to_string().lines().next().unwrap_or("usage error").to_owned();
@@ -95,11 +100,20 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         }
     };
     match &cli.command {
-        None => {
-            let summary = filter::run(&cli.filter).map_err(Failure::Reason)?;
-            delivered(log, &summary.attachments);
-            Ok(())
-        }
+        None => match filter::run(&cli.filter) {
+            Ok(summary) => {
+                delivered(log, &summary.attachments);
+                Ok(())
+            }
+            Err(refusal) => {
+                log.failure(&refusal.reason);
+                let failure = Exit::code(cli.filter.failure_exit_code);
+                Err(Failure::Reported(match (refusal.class, cli.filter.permanent_exit_code) {
+                    (Class::Permanent, Some(code)) => Exit::code(code),
+                    _ => failure,
+                }))
+            }
+        },
         Some(Command::Encode { crlf, file }) => {
             filter::encode(*crlf, file.as_deref()).map_err(Failure::Reason)
         }
@@ -110,20 +124,28 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
             tools::stub(Some(key_file), stub.fields()).map_err(Failure::Reason)
         }
         Some(Command::Stub { stub }) => tools::stub(None, stub.fields()).map_err(Failure::Reason),
-        Some(Command::Deliver(args)) => {
-            let outcome = deliver::run(args);
-            if outcome.status != 0 {
-                // The log names the program itself; pipe(8)'s line needs it said.
-                log.failure(outcome.line.strip_prefix("mimeinject: ").unwrap_or(&outcome.line));
-            } else {
-                delivered(log, &outcome.attached);
+        Some(Command::Deliver(args)) => match deliver::run(args) {
+            Outcome::Delivered { line, attached } => {
+                delivered(log, &attached);
+                deliver::print(&line);
+                Ok(())
             }
-            deliver::print(&outcome.line);
-            match outcome.status {
-                0 => Ok(()),
-                code => Err(Failure::Reported(code)),
+            Outcome::Refused { status, line } => {
+                log.failure(&line);
+                deliver::print(&line);
+                Err(Failure::Reported(status))
             }
-        }
+            Outcome::Failed { status, reason } => {
+                log.failure(&reason);
+                deliver::print_failure(&reason);
+                Err(Failure::Reported(status))
+            }
+            Outcome::Bounced { status, reason } => {
+                log.failure(&reason);
+                deliver::print_bounce(&reason);
+                Err(Failure::Reported(status))
+            }
+        },
         Some(Command::Man) => tools::man().map_err(Failure::Reason),
         Some(Command::Completions { shell }) => tools::completions(*shell).map_err(Failure::Reason),
     }

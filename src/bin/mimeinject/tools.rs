@@ -18,7 +18,7 @@ pub fn stub(key_file: Option<&Path>, fields: SignedFields<'_>) -> Result<(), Str
         ),
         None => None,
     };
-    let field = mimeinject::sign::stub_field(&fields, key.as_ref())?;
+    let field = mimeinject::placeholder::stub_field(&fields, key.as_ref())?;
     print(field.as_bytes())
 }
 

@@ -1,4 +1,5 @@
-//! The header fields the filter writes for an attachment: RFC 2045, 2183, 2231, 2047.
+//! Writing header fields: the fields of an attachment part (RFC 2045, 2183, 2231, 2047), and
+//! any `Content-Type` field with parameters, folded.
 //!
 //! Every generated line is at most [`MAX_LINE`] (78) characters, the RFC 5322
 //! §2.1.1 SHOULD, except a `Content-Type` line carrying an unusually long
@@ -32,8 +33,12 @@
 //! tells receivers to ignore any path information in a suggested name. The
 //! names `.` and `..` are refused for the same reason as `/`.
 
-use crate::encode::Eol;
 use std::fmt;
+
+use super::rfc2047::encode_word;
+use super::rfc2231::param_atoms;
+use super::token::is_attribute_char;
+use super::Eol;
 
 /// The longest line this module writes where it can choose (RFC 5322 §2.1.1 SHOULD).
 pub const MAX_LINE: usize = 78;
@@ -101,8 +106,8 @@ impl std::error::Error for HeaderError {}
 /// # Example
 ///
 /// ```
-/// use mimeinject::encode::Eol;
-/// use mimeinject::headers::{write_attachment_headers, AttachmentHeaders, Disposition};
+/// use mimeinject::mime::Eol;
+/// use mimeinject::mime::header::{write_attachment_headers, AttachmentHeaders, Disposition};
 ///
 /// let mut out = Vec::new();
 /// let h = AttachmentHeaders {
@@ -127,7 +132,7 @@ pub fn write_attachment_headers(
 ) -> Result<(), HeaderError> {
     check_media_type(h.media_type)?;
     check_filename(h.filename)?;
-    let eol = eol_str(eol);
+    let eol = eol.as_str();
     let mut text = String::new();
 
     let mut atoms = vec![format!("{};", h.media_type)];
@@ -151,7 +156,7 @@ pub fn write_attachment_headers(
 /// extension is missing or unknown.
 ///
 /// ```
-/// use mimeinject::headers::guess_media_type;
+/// use mimeinject::mime::header::guess_media_type;
 ///
 /// assert_eq!(guess_media_type("report.PDF"), "application/pdf");
 /// assert_eq!(guess_media_type("README"), "application/octet-stream");
@@ -160,36 +165,29 @@ pub fn guess_media_type(filename: &str) -> &'static str {
     mime_guess::from_path(filename).first_raw().unwrap_or("application/octet-stream")
 }
 
-/// The complete, folded `Content-Type: application/x-mimeinject; name=value; …`
-/// header line of a placeholder part, ending in `eol`.
-///
-/// The parameters are written in the given order. A value that is short
-/// printable ASCII is quoted (`\` and `"` escaped); any other value (non-ASCII,
-/// control characters, too long for one line, or containing `=?`) is written
-/// in RFC 2231 form, `name*=UTF-8''…` or `name*0*=UTF-8''…; name*1*=…`. The
-/// line therefore parses back, through
-/// [`parse_content_type`](crate::params::parse_content_type), to exactly these
-/// parameters, for any values.
+/// The complete, folded `Content-Type: MEDIA_TYPE; name=value; …` field, ending in `eol`:
+/// the parameters in the given order, each value that is short printable ASCII quoted (`\`
+/// and `"` escaped), any other value (non-ASCII, control characters, too long for one line,
+/// or containing `=?`) in RFC 2231 form, `name*=UTF-8''…` or `name*0*=UTF-8''…; name*1*=…`.
+/// The field therefore parses back, through [`parse_content_type`](super::params::parse_content_type),
+/// to exactly these parameters, for any values.
 ///
 /// # Panics
 ///
-/// When a name is empty or not an RFC 2231 attribute (an RFC 2045 token
-/// without `*`, `'` or `%`), or not lower-case, or appears twice: such a list
-/// could not be parsed back to itself, and names come from the program, not
-/// from the user.
+/// When a name is empty or not an RFC 2231 attribute (an RFC 2045 token without `*`, `'` or
+/// `%`), or not lower-case, or appears twice: such a list could not be parsed back to
+/// itself, and names come from the program, not from the user.
 ///
 /// ```
-/// use mimeinject::encode::Eol;
-/// use mimeinject::headers::format_placeholder_field;
+/// use mimeinject::mime::{header::content_type_field, Eol};
 ///
 /// assert_eq!(
-///     format_placeholder_field(&[("path", "/srv/a b.pdf"), ("filename", "é.pdf")], Eol::Lf),
-///     "Content-Type: application/x-mimeinject; path=\"/srv/a b.pdf\";\n \
-///      filename*=UTF-8''%C3%A9.pdf\n",
+///     content_type_field("text/plain", &[("name", "a b.txt")], Eol::Lf),
+///     "Content-Type: text/plain; name=\"a b.txt\"\n",
 /// );
 /// ```
-pub fn format_placeholder_field(params: &[(&str, &str)], eol: Eol) -> String {
-    let mut atoms = vec![String::from("application/x-mimeinject")];
+pub fn content_type_field(media_type: &str, params: &[(&str, &str)], eol: Eol) -> String {
+    let mut atoms = vec![String::from(media_type)];
     if !params.is_empty() {
         atoms[0].push(';');
     }
@@ -197,42 +195,17 @@ pub fn format_placeholder_field(params: &[(&str, &str)], eol: Eol) -> String {
         assert!(
             !name.is_empty()
                 && name.bytes().all(|b| is_attribute_char(b) && !b.is_ascii_uppercase()),
-            "placeholder parameter name {name:?} is not a lower-case RFC 2231 attribute"
+            "parameter name {name:?} is not a lower-case RFC 2231 attribute"
         );
-        assert!(
-            params[..i].iter().all(|&(n, _)| n != name),
-            "placeholder parameter {name:?} given twice"
-        );
+        assert!(params[..i].iter().all(|&(n, _)| n != name), "parameter {name:?} given twice");
         // The separator is part of the atom before it, so it counts when
         // sizing that atom.
         let sep = if i + 1 < params.len() { ";" } else { "" };
         param_atoms(name, value, sep, &mut atoms);
     }
     let mut text = String::new();
-    fold_field(&mut text, "Content-Type", &atoms, eol_str(eol));
+    fold_field(&mut text, "Content-Type", &atoms, eol.as_str());
     text
-}
-
-/// The line ending as a `&str`.
-fn eol_str(eol: Eol) -> &'static str {
-    match eol {
-        Eol::Lf => "\n",
-        Eol::CrLf => "\r\n",
-    }
-}
-
-/// RFC 2045 `tspecials`.
-const TSPECIALS: &[u8] = b"()<>@,;:\\\"/[]?=";
-
-/// Whether `b` may appear in an RFC 2045 token.
-fn is_token_char(b: u8) -> bool {
-    (0x21..=0x7e).contains(&b) && !TSPECIALS.contains(&b)
-}
-
-/// Whether `b` is an RFC 2231 `attribute-char`: a token character other
-/// than `*`, `'` and `%`. Every other byte is percent-encoded.
-fn is_attribute_char(b: u8) -> bool {
-    is_token_char(b) && !matches!(b, b'*' | b'\'' | b'%')
 }
 
 /// Refuses a media type that is not `token/token`.
@@ -283,12 +256,12 @@ pub(crate) fn check_filename(filename: &str) -> Result<(), HeaderError> {
 
 /// Whether `value` can be written as a plain quoted-string: printable ASCII,
 /// and no `=?`, which some clients would decode as an RFC 2047 encoded-word.
-fn is_plain(value: &str) -> bool {
+pub(super) fn is_plain(value: &str) -> bool {
     value.bytes().all(|b| (0x20..=0x7e).contains(&b)) && !value.contains("=?")
 }
 
 /// `value` as a quoted-string, `\` and `"` escaped.
-fn quote(value: &str) -> String {
+pub(super) fn quote(value: &str) -> String {
     let mut q = String::with_capacity(value.len() + 2);
     q.push('"');
     for c in value.chars() {
@@ -299,60 +272,6 @@ fn quote(value: &str) -> String {
     }
     q.push('"');
     q
-}
-
-/// The atoms of one parameter, each ending in `sep` and short enough to sit
-/// on a continuation line of its own: `name="value"` when that fits and the
-/// value is plain, else RFC 2231 `name*=` or `name*0*=`, `name*1*=`, ….
-fn param_atoms(name: &str, value: &str, sep: &str, atoms: &mut Vec<String>) {
-    // A continuation line is one space and then the atom.
-    let room = MAX_LINE - 1;
-    if is_plain(value) {
-        let atom = format!("{name}={}{sep}", quote(value));
-        if atom.len() <= room {
-            atoms.push(atom);
-            return;
-        }
-    }
-    let encoded: Vec<String> = value.chars().map(percent_encode_char).collect();
-    let single = format!("{name}*=UTF-8''{}{sep}", encoded.concat());
-    if single.len() <= room {
-        atoms.push(single);
-        return;
-    }
-    // RFC 2231 §3 continuations. A section boundary never splits a UTF-8
-    // sequence: Python's `email` decodes every section on its own.
-    let mut section = 0usize;
-    let mut chunk = String::new();
-    let mut prefix = format!("{name}*0*=UTF-8''");
-    for piece in &encoded {
-        // At least one character per section, however long the name. Every
-        // section but the last ends in `;`; sizing with one byte for it holds
-        // for the last section too, whose `sep` is `;` or nothing.
-        let limit = room.saturating_sub(prefix.len() + 1).max(piece.len());
-        if !chunk.is_empty() && chunk.len() + piece.len() > limit {
-            atoms.push(format!("{prefix}{chunk};"));
-            section += 1;
-            chunk.clear();
-            prefix = format!("{name}*{section}*=");
-        }
-        chunk.push_str(piece);
-    }
-    atoms.push(format!("{prefix}{chunk}{sep}"));
-}
-
-/// `c` in UTF-8 with every byte that is not an attribute-char as `%XX`.
-fn percent_encode_char(c: char) -> String {
-    let mut buf = [0u8; 4];
-    let mut out = String::with_capacity(12);
-    for &b in c.encode_utf8(&mut buf).as_bytes() {
-        if is_attribute_char(b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The atoms of the Outlook `name=` fallback in `Content-Type`: the quoted
@@ -375,23 +294,18 @@ fn name_fallback_atoms(filename: &str, atoms: &mut Vec<String>) {
     for c in filename.chars() {
         let limit = if words.is_empty() { 42 } else { 45 };
         if !chunk.is_empty() && chunk.len() + c.len_utf8() > limit {
-            words.push(encoded_word(&chunk));
+            words.push(encode_word(&chunk));
             chunk.clear();
         }
         chunk.push(c);
     }
-    words.push(encoded_word(&chunk));
+    words.push(encode_word(&chunk));
     let last = words.len() - 1;
     for (i, word) in words.into_iter().enumerate() {
         let open = if i == 0 { "name=\"" } else { "" };
         let close = if i == last { "\"" } else { "" };
         atoms.push(format!("{open}{word}{close}"));
     }
-}
-
-/// One RFC 2047 `B` encoded-word holding `text`.
-fn encoded_word(text: &str) -> String {
-    format!("=?UTF-8?B?{}?=", base64_simd::STANDARD.encode_to_string(text.as_bytes()))
 }
 
 /// Appends `field: atom atom …`, folding before an atom that would take the
@@ -414,9 +328,9 @@ fn fold_field(out: &mut String, field: &str, atoms: &[String], eol: &str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::params::{parse_content_type, ContentType};
+    use crate::mime::params::{parse_content_type, ContentType};
 
     /// Writes the headers, panicking on error.
     fn write(media_type: &str, filename: &str, eol: Eol) -> String {
@@ -447,8 +361,8 @@ mod tests {
 
     /// Splits generated text into fields, unfolding each (removing only the
     /// line breaks, as RFC 5322 §2.2.3 says), and checks the line rules.
-    fn fields(text: &str, eol: Eol) -> Vec<(String, String)> {
-        let eol = eol_str(eol);
+    pub(crate) fn fields(text: &str, eol: Eol) -> Vec<(String, String)> {
+        let eol = eol.as_str();
         assert!(text.ends_with(eol), "{text:?}");
         let mut fields: Vec<(String, String)> = Vec::new();
         for line in text[..text.len() - eol.len()].split(eol) {
@@ -673,63 +587,6 @@ mod tests {
         }
     }
 
-    /// Formats, parses back and compares.
-    fn placeholder_round_trip(params: &[(&str, &str)]) -> String {
-        for eol in [Eol::Lf, Eol::CrLf] {
-            let text = format_placeholder_field(params, eol);
-            let f = fields(&text, eol);
-            assert_eq!(f.len(), 1);
-            assert_eq!(f[0].0, "Content-Type");
-            let ct = parse_content_type(f[0].1.as_bytes()).unwrap();
-            assert_eq!(ct.media_type, "application/x-mimeinject");
-            let got: Vec<(&str, &str)> =
-                ct.params.0.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            assert_eq!(got, params, "{text}");
-        }
-        format_placeholder_field(params, Eol::Lf)
-    }
-
-    #[test]
-    fn placeholder_field() {
-        assert_eq!(placeholder_round_trip(&[]), "Content-Type: application/x-mimeinject\n");
-        let text = placeholder_round_trip(&[("path", "/srv/files/report.pdf")]);
-        assert_eq!(
-            text,
-            "Content-Type: application/x-mimeinject; path=\"/srv/files/report.pdf\"\n"
-        );
-        placeholder_round_trip(&[
-            ("path", "/srv/files/a \"quoted\" \\ name.pdf"),
-            ("filename", "r\u{e9}sum\u{e9}.pdf"),
-            ("disposition", "inline"),
-            ("expires", "2030-01-01T00:00:00Z"),
-            ("sig", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
-        ]);
-        // Values a file name may not hold are still carried faithfully.
-        placeholder_round_trip(&[("path", "/a\r\nb\0c\td"), ("x", ""), ("y", "=?x?=")]);
-        placeholder_round_trip(&[("path", &format!("/{}", "d/".repeat(400)))]);
-        placeholder_round_trip(&[("path", &"\u{65e5}/".repeat(300))]);
-        let long_name = "n".repeat(50);
-        placeholder_round_trip(&[(long_name.as_str(), &"\u{1f600}".repeat(20))]);
-    }
-
-    #[test]
-    #[should_panic(expected = "not a lower-case RFC 2231 attribute")]
-    fn placeholder_bad_name() {
-        format_placeholder_field(&[("path*", "x")], Eol::Lf);
-    }
-
-    #[test]
-    #[should_panic(expected = "not a lower-case RFC 2231 attribute")]
-    fn placeholder_upper_case_name() {
-        format_placeholder_field(&[("Path", "x")], Eol::Lf);
-    }
-
-    #[test]
-    #[should_panic(expected = "given twice")]
-    fn placeholder_duplicate_name() {
-        format_placeholder_field(&[("path", "x"), ("path", "y")], Eol::Lf);
-    }
-
     /// Hex of `bytes`, to hand arbitrary data to Python on one line.
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -790,7 +647,7 @@ sys.exit(1 if bad else 0)
             let media_type = guess_media_type(name);
             let media_type =
                 if media_type == "text/plain" { "application/octet-stream" } else { media_type };
-            let e = eol_str(eol);
+            let e = eol.as_str();
             let mut msg = format!("MIME-Version: 1.0{e}").into_bytes();
             let h = AttachmentHeaders {
                 media_type,

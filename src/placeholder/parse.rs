@@ -1,96 +1,24 @@
-//! The placeholder contract (v1): which parameters a placeholder takes and what they mean.
-//!
-//! Both forms use MIME parameter syntax. A stub part's parameters are those of its
-//! `Content-Type: application/x-mimeinject`; a body line's follow `mimeinject:`.
-//!
-//! | parameter | meaning | default |
-//! |---|---|---|
-//! | `path` | the file, relative to the root; `{rcpt}` and `{NAME}` are per-delivery values, expanded only for a delivery with exactly one recipient (see [`crate::ConfigBuilder`]) | required |
-//! | `filename` | the name the recipient sees | the stub's `Content-Disposition` `filename`, else the last component of the expanded path |
-//! | `type` | the media type | guessed from the filename's extension |
-//! | `disposition` | `attachment` or `inline` | the stub's `Content-Disposition` type, else `attachment` |
-//! | `sig` | HMAC-SHA256 signature, see [`crate::sign`] | required when a key is set |
-//!
-//! Any other parameter is refused (a misspelt `filname` must not go unnoticed), except
-//! `name` and `charset`, which mail libraries add on their own and which are ignored
-//! (Symfony Mime sets `name` to the Content-ID, so it is never read as the file name).
-//!
-//! # Where mail libraries put the name
-//!
-//! A library's usual attachment call writes the name into the part's
-//! `Content-Disposition: attachment; filename="…"` (RFC 2183), not into the stub's
-//! parameters. The Content-Type parameters come first, as in v1; what they leave out is
-//! taken from `Content-Disposition`:
-//!
-//! 1. the name: the `filename` parameter of the stub's Content-Type, else the `filename` of
-//!    its Content-Disposition (RFC 2231 and RFC 2047 decoded), else the path's last
-//!    component;
-//! 2. the disposition: the `disposition` parameter, else the Content-Disposition type
-//!    (`attachment` or `inline`; any other type is refused), else `attachment`.
-//!
-//! When both sources give a name and they disagree, the Content-Type parameter wins: it is
-//! the one written for mimeinject (by hand, or by `mimeinject stub`/`sign`), while the
-//! Content-Disposition is what the library writes for every attachment.
-//!
-//! The values of `path` and `filename` (in either field) may hold RFC 2047 encoded-words
-//! (`filename="=?utf-8?Q?M=C3=A4rz.csv?="`, as PHPMailer, Symfony Mime and lettre write
-//! them), which are decoded as Python's `email` package does; see
-//! [`decode_encoded_words`](crate::params::decode_encoded_words). A value in RFC 2231 form
-//! is never read for encoded-words.
+//! Reading a placeholder from its parameters, and checking a stub's fields before it is
+//! written.
 
-use std::borrow::Cow;
-
-use crate::config::{Config, RCPT};
-use crate::headers::{guess_media_type, media_type_essence, Disposition};
-use crate::params::{ContentDisposition, Params};
-use crate::sign::SignedFields;
-
-/// Which of the two placeholder forms was found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Form {
-    /// A whole MIME part with `Content-Type: application/x-mimeinject`, replaced by a
-    /// complete attachment part.
-    Stub,
-    /// A `mimeinject: path=…` line in a base64 part, replaced by the file's base64 lines.
-    BodyLine,
-}
-
-/// A placeholder, resolved against the configuration: what to attach and how to name it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Placeholder {
-    /// Which form it had.
-    pub form: Form,
-    /// The path relative to the root, variables expanded.
-    pub path: String,
-    /// The name the recipient sees.
-    pub filename: String,
-    /// `type/subtype`.
-    pub media_type: String,
-    /// Attachment or inline.
-    pub disposition: Disposition,
-}
-
-/// The outcome of reading a placeholder's parameters.
-#[derive(Debug)]
-pub(crate) enum Parsed {
-    /// Honour it.
-    Valid(Placeholder),
-    /// A key is set, the signature is missing or wrong, and the policy says pass it through.
-    Unsigned,
-}
+use super::expand::expand;
+use super::sign::SignedFields;
+use super::{Disposition, Form, Parsed, Placeholder, Refusal, Rules, UnsignedPolicy};
+use crate::mime::header::{check_filename, guess_media_type, media_type_essence};
+use crate::mime::params::{ContentDisposition, Params};
 
 const KNOWN: &[&str] = &["path", "filename", "type", "disposition", "sig", "name", "charset"];
 
 /// Reads a placeholder from its parameters and, for a stub, its `Content-Disposition`
-/// field (see the [module docs](self) for which source wins). `Err` carries a one-line
-/// reason and whether it is a signature problem.
+/// field (see the [module docs](super) for which source wins). `Err` carries a one-line
+/// reason and what is at fault.
 pub(crate) fn from_params(
     params: &Params,
     content_disposition: Option<&ContentDisposition>,
     form: Form,
-    config: &Config,
-) -> Result<Parsed, (bool, String)> {
-    let bad = |r: String| Err((false, r));
+    rules: &Rules<'_>,
+) -> Result<Parsed, Refusal> {
+    let bad = |r: String| Err(Refusal::Malformed(r));
     for (name, value) in &params.0 {
         if !KNOWN.contains(&name.as_str()) {
             return bad(format!("unknown parameter {name:?}"));
@@ -99,12 +27,12 @@ pub(crate) fn from_params(
             return bad(format!("parameter {name:?} contains a control character"));
         }
     }
-    let decoded = |params: &Params, name: &str| -> Result<Option<String>, (bool, String)> {
+    let decoded = |params: &Params, name: &str| -> Result<Option<String>, Refusal> {
         match params.get_decoded(name) {
             None => Ok(None),
-            Some(Err(e)) => Err((false, e.to_string())),
+            Some(Err(e)) => Err(Refusal::Malformed(e.to_string())),
             Some(Ok(v)) if v.chars().any(char::is_control) => {
-                Err((false, format!("parameter {name:?} contains a control character")))
+                Err(Refusal::Malformed(format!("parameter {name:?} contains a control character")))
             }
             Some(Ok(v)) => Ok(Some(v)),
         }
@@ -115,15 +43,17 @@ pub(crate) fn from_params(
     let raw_filename = match decoded(params, "filename")? {
         Some(f) => Some(f),
         None => match content_disposition {
-            Some(cd) => decoded(&cd.params, "filename")
-                .map_err(|(s, r)| (s, format!("Content-Disposition: {r}")))?,
+            Some(cd) => decoded(&cd.params, "filename").map_err(|e| match e {
+                Refusal::Malformed(r) => Refusal::Malformed(format!("Content-Disposition: {r}")),
+                other => other,
+            })?,
             None => None,
         },
     };
     let raw_type = params.get("type");
     let raw_disposition = params.get("disposition");
 
-    if let Some(key) = &config.key {
+    if let Some(key) = rules.key {
         let fields = SignedFields {
             path: &raw_path,
             filename: raw_filename.as_deref(),
@@ -136,14 +66,14 @@ pub(crate) fn from_params(
             Some(_) => None,
         };
         if let Some(reason) = verdict {
-            return match config.unsigned {
-                crate::config::UnsignedPolicy::Fail => Err((true, reason.to_owned())),
-                crate::config::UnsignedPolicy::Pass => Ok(Parsed::Unsigned),
+            return match rules.unsigned {
+                UnsignedPolicy::Fail => Err(Refusal::Signature(reason.to_owned())),
+                UnsignedPolicy::Pass => Ok(Parsed::Unsigned),
             };
         }
     }
 
-    let path = expand(&raw_path, config).map_err(|r| (false, r))?;
+    let path = expand(&raw_path, &rules.vars)?;
     let filename = match raw_filename {
         Some(f) if f.is_empty() => return bad("empty filename".into()),
         Some(f) => f,
@@ -153,21 +83,22 @@ pub(crate) fn from_params(
         return bad("path ends in '/'".into());
     }
     let media_type = match raw_type {
-        Some(t) => {
-            media_type_essence(t).map_err(|_| (false, format!("type {t:?} is not type/subtype")))?
+        Some(t) => media_type_essence(t)
+            .map_err(|_| Refusal::Malformed(format!("type {t:?} is not type/subtype")))?,
+        None => {
+            media_type_essence(guess_media_type(&filename)).map_err(|e| Refusal::Malformed(e.0))?
         }
-        None => media_type_essence(guess_media_type(&filename)).map_err(|e| (false, e.0))?,
     };
     let disposition = match (raw_disposition, content_disposition) {
-        (Some(d), _) => parse_disposition(d)
-            .ok_or((false, format!("disposition {d:?} is neither attachment nor inline")))?,
-        (None, Some(cd)) => parse_disposition(&cd.disposition_type).ok_or((
-            false,
-            format!(
+        (Some(d), _) => parse_disposition(d).ok_or_else(|| {
+            Refusal::Malformed(format!("disposition {d:?} is neither attachment nor inline"))
+        })?,
+        (None, Some(cd)) => parse_disposition(&cd.disposition_type).ok_or_else(|| {
+            Refusal::Malformed(format!(
                 "Content-Disposition type {:?} is neither attachment nor inline",
                 cd.disposition_type
-            ),
-        ))?,
+            ))
+        })?,
         (None, None) => Disposition::Attachment,
     };
     Ok(Parsed::Valid(Placeholder { form, path, filename, media_type, disposition }))
@@ -203,7 +134,7 @@ pub(crate) fn check_fields(fields: &SignedFields<'_>) -> Result<(), String> {
         return Err("path ends in '/'".into());
     }
     if let Some(f) = fields.filename {
-        crate::headers::check_filename(f).map_err(|e| e.0)?;
+        check_filename(f).map_err(|e| e.0)?;
     }
     if let Some(t) = fields.media_type {
         media_type_essence(t).map_err(|_| format!("type {t:?} is not type/subtype"))?;
@@ -226,107 +157,75 @@ fn parse_disposition(d: &str) -> Option<Disposition> {
     }
 }
 
-/// Replaces every `{NAME}` in `path` by its per-delivery value.
-///
-/// The rule (the "Variables are per delivery" section of [`crate::ConfigBuilder`]): a path
-/// that uses any `{NAME}` is expanded only when the configuration names the delivery's
-/// recipients and there is exactly one. `{rcpt}` is that recipient, which must look like
-/// `local@domain` (both sides non-empty), with the domain in lower case; any other `{NAME}`
-/// is the variable set with
-/// [`crate::ConfigBuilder::var`]. A value that could move the path (empty, `.`, `..`, `/`,
-/// NUL) is refused. A path without `{`/`}` is returned as it is, whatever the recipients.
-///
-/// `Err` is the one-line reason.
-pub(crate) fn expand(path: &str, config: &Config) -> Result<String, String> {
-    if path.is_empty() {
-        return Err("empty path".into());
-    }
-    let mut out = String::with_capacity(path.len());
-    let mut rest = path;
-    while let Some(open) = rest.find(['{', '}']) {
-        out.push_str(&rest[..open]);
-        if rest.as_bytes()[open] == b'}' {
-            return Err("unmatched '}' in path".into());
-        }
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            return Err("unmatched '{' in path".into());
-        };
-        let name = &after[..close];
-        out.push_str(&value(name, config)?);
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// The value of `{name}` for this delivery, or why there is none. `{rcpt}` has its domain in
-/// lower case (domains are case-insensitive, RFC 5321 §2.4; exim passes the address as the
-/// sender wrote it), its local part as given.
-fn value<'c>(name: &str, config: &'c Config) -> Result<Cow<'c, str>, String> {
-    let rcpt = match config.recipients() {
-        [one] => one.as_str(),
-        [] => {
-            return Err(format!(
-                "path uses {{{name}}}, but no recipient was given: a per-recipient path needs \
-                 the delivery's recipients (exim: -- $pipe_addresses)"
-            ))
-        }
-        several => {
-            return Err(format!(
-                "path uses {{{name}}}, but this delivery has {} recipients: a per-recipient \
-                 path needs exactly one (exim: max_rcpt = 1 on smtp, batch_max = 1 on local \
-                 transports)",
-                several.len()
-            ))
-        }
-    };
-    let value = if name == RCPT {
-        match rcpt.rsplit_once('@') {
-            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
-                if domain.bytes().any(|b| b.is_ascii_uppercase()) {
-                    Cow::Owned(format!("{local}@{}", domain.to_ascii_lowercase()))
-                } else {
-                    Cow::Borrowed(rcpt)
-                }
-            }
-            _ => return Err(format!("recipient {rcpt:?} is not local@domain")),
-        }
-    } else {
-        Cow::Borrowed(config.var(name).ok_or_else(|| {
-            format!("path uses {{{name}}}, which is not set (--var {name}=VALUE)")
-        })?)
-    };
-    if value == "." || value == ".." || value.contains(['/', '\0']) {
-        return Err(format!("{{{name}}} is {value:?}, which cannot be part of a path"));
-    }
-    Ok(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::placeholder::{SigningKey, Vars};
+
+    /// What a configuration hands over as [`Rules`], set up the way a
+    /// [`ConfigBuilder`](crate::ConfigBuilder) is (the configuration is a layer above; its
+    /// own checks of variables are tested there).
+    #[derive(Default)]
+    struct Config {
+        vars: Vec<(String, String)>,
+        recipients: Vec<String>,
+        key: Option<SigningKey>,
+    }
+
+    impl Config {
+        fn builder() -> Config {
+            Config::default()
+        }
+
+        fn recipients(mut self, recipients: &[&str]) -> Config {
+            self.recipients = recipients.iter().map(|r| r.to_string()).collect();
+            self
+        }
+
+        fn var(mut self, name: &str, value: &str) -> Config {
+            self.vars.push((name.into(), value.into()));
+            self
+        }
+
+        fn key(mut self, key: SigningKey) -> Config {
+            self.key = Some(key);
+            self
+        }
+
+        fn build(self) -> Result<Config, String> {
+            Ok(self)
+        }
+
+        fn placeholder_rules(&self) -> Rules<'_> {
+            Rules {
+                vars: Vars { vars: &self.vars, recipients: &self.recipients },
+                key: self.key.as_ref(),
+                unsigned: UnsignedPolicy::Fail,
+            }
+        }
+    }
 
     fn params(list: &[(&str, &str)]) -> Params {
         Params(list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(), Vec::new())
     }
 
     fn parse(list: &[(&str, &str)], config: &Config) -> Result<Placeholder, String> {
-        match from_params(&params(list), None, Form::Stub, config) {
+        match from_params(&params(list), None, Form::Stub, &config.placeholder_rules()) {
             Ok(Parsed::Valid(p)) => Ok(p),
             Ok(Parsed::Unsigned) => Err("unsigned".into()),
-            Err((_, r)) => Err(r),
+            Err(refusal) => Err(refusal.reason().to_owned()),
         }
     }
 
     /// Reads a stub from its Content-Type parameters and Content-Disposition body.
     fn stub(ct: &str, cd: Option<&str>, config: &Config) -> Result<Placeholder, String> {
-        let params = crate::params::parse_params(ct.as_bytes()).unwrap();
-        let cd = cd.map(|cd| crate::params::parse_content_disposition(cd.as_bytes()).unwrap());
-        match from_params(&params, cd.as_ref(), Form::Stub, config) {
+        let params = crate::mime::params::parse_params(ct.as_bytes()).unwrap();
+        let cd =
+            cd.map(|cd| crate::mime::params::parse_content_disposition(cd.as_bytes()).unwrap());
+        match from_params(&params, cd.as_ref(), Form::Stub, &config.placeholder_rules()) {
             Ok(Parsed::Valid(p)) => Ok(p),
             Ok(Parsed::Unsigned) => Err("unsigned".into()),
-            Err((_, r)) => Err(r),
+            Err(refusal) => Err(refusal.reason().to_owned()),
         }
     }
 
@@ -408,7 +307,6 @@ mod tests {
 
     #[test]
     fn the_signature_covers_the_name_used() {
-        use crate::sign::SigningKey;
         let key = SigningKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap();
         let c = Config::builder().key(key.clone()).build().unwrap();
         let sig = |filename: Option<&str>| {
@@ -439,7 +337,7 @@ mod tests {
 
     #[test]
     fn variables_expand_and_unknown_ones_fail() {
-        let config = Config::builder().recipients(["a@b.test"]).var("acct", "7").build().unwrap();
+        let config = Config::builder().recipients(&["a@b.test"]).var("acct", "7").build().unwrap();
         let p = parse(&[("path", "{rcpt}/{acct}/s.pdf")], &config).unwrap();
         assert_eq!(p.path, "a@b.test/7/s.pdf");
         assert!(parse(&[("path", "{other}/s.pdf")], &config).unwrap_err().contains("other"));
@@ -462,32 +360,17 @@ mod tests {
 
     #[test]
     fn rcpt_domain_is_lower_case() {
-        let config = Config::builder().recipients(["Alice.B@EXAMPLE.Test"]).build().unwrap();
+        let config = Config::builder().recipients(&["Alice.B@EXAMPLE.Test"]).build().unwrap();
         assert_eq!(parse(&[("path", "{rcpt}")], &config).unwrap().path, "Alice.B@example.test");
-    }
-
-    #[test]
-    fn rcpt_is_never_a_variable() {
-        let e = Config::builder().var("rcpt", "a@b.test").build().unwrap_err().to_string();
-        assert!(e.contains("$pipe_addresses"), "{e}");
-        let both = Config::builder().recipients(["a@b.test"]).var("rcpt", "a@b.test").build();
-        assert!(both.is_err(), "not even when it equals the recipient");
     }
 
     #[test]
     fn odd_recipients_are_refused_when_used() {
         for rcpt in ["", "@", "user@", "@example.test", "user", ".", "..", "a/b@c.test", "a\0@b"] {
-            let config = Config::builder().recipients([rcpt]).build().unwrap();
+            let config = Config::builder().recipients(&[rcpt]).build().unwrap();
             assert!(parse(&[("path", "{rcpt}")], &config).is_err(), "{rcpt:?}");
             // Unused, the same recipient holds up nothing.
             assert!(parse(&[("path", "x")], &config).is_ok(), "{rcpt:?}");
-        }
-    }
-
-    #[test]
-    fn bad_variable_values_are_refused() {
-        for v in ["..", ".", "", "@", "@example.test", "user@", "a/b", "a\0b"] {
-            assert!(Config::builder().var("x", v).build().is_err(), "{v:?}");
         }
     }
 

@@ -16,15 +16,15 @@
 //! defaults apply; for `filename`, the name used, see below), and `<len>` its length
 //! in bytes, in decimal. The length prefix makes the encoding unambiguous whatever the values
 //! contain. Any language with an HMAC can produce it; `mimeinject sign` prints a ready stub
-//! header, from [`stub_field`], which also makes the unsigned one `mimeinject stub` prints.
+//! header, from [`stub_field`](super::stub_field), which also makes the unsigned one `mimeinject stub` prints.
 //!
 //! The path and the name are covered as the filter uses them: after RFC 2047 decoding when
 //! the stub gives them as encoded-words, and the name wherever it came from (the stub's
 //! `filename` parameter, else its `Content-Disposition` `filename`). See
-//! [`crate::placeholder`].
+//! [the placeholder contract](super).
 //!
 //! ```
-//! use mimeinject::sign::{SignedFields, SigningKey};
+//! use mimeinject::placeholder::sign::{SignedFields, SigningKey};
 //!
 //! let key = SigningKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap();
 //! let fields = SignedFields { path: "invoices/{rcpt}.pdf", ..Default::default() };
@@ -36,8 +36,6 @@
 
 use hmac::{Hmac, Mac};
 
-use crate::encode::Eol;
-use crate::headers::format_placeholder_field;
 use sha2::Sha256;
 use std::io;
 use std::path::Path;
@@ -64,7 +62,7 @@ impl SignedFields<'_> {
     /// The exact bytes the MAC covers (see the [module docs](self)).
     ///
     /// ```
-    /// use mimeinject::sign::SignedFields;
+    /// use mimeinject::placeholder::sign::SignedFields;
     ///
     /// let f = SignedFields { path: "a.pdf", filename: Some("Ä.pdf"), ..Default::default() };
     /// assert_eq!(
@@ -154,46 +152,6 @@ impl SigningKey {
         let tag = self.mac(fields).finalize().into_bytes();
         given.len() == tag.len() && bool::from(given.as_slice().ct_eq(tag.as_slice()))
     }
-}
-
-/// The stub part's complete `Content-Type:` field for `fields`, ending in `\n`: `path`, then
-/// `filename`, `type` and `disposition` when given, then, with a `key`, `sig`. Values are
-/// quoted, or written in RFC 2231 form when they are not short printable ASCII (see
-/// [`format_placeholder_field`]), so that the filter reads back exactly these values, and
-/// so a signature over them matches. This is what `mimeinject stub` (no key) and
-/// `mimeinject sign` print.
-///
-/// # Errors
-///
-/// A one-line reason when the filter would refuse the stub whatever the configuration: an
-/// empty path, or one with an unmatched `{` or `}` or a badly named `{NAME}`; a filename that
-/// is empty, `.` or `..`, or holds `/` or a control character; a type that is not a bare
-/// `type/subtype`; a disposition other than `attachment` or `inline`.
-///
-/// ```
-/// use mimeinject::sign::{stub_field, SignedFields, SigningKey};
-///
-/// let fields = SignedFields { path: "statements/{rcpt}/2026-03.pdf", ..Default::default() };
-/// assert_eq!(
-///     stub_field(&fields, None).unwrap(),
-///     "Content-Type: application/x-mimeinject; path=\"statements/{rcpt}/2026-03.pdf\"\n",
-/// );
-/// let named = SignedFields { filename: Some("Rechnung März.pdf"), ..fields };
-/// let key = SigningKey::from_bytes(b"0123456789abcdef").unwrap();
-/// let signed = stub_field(&named, Some(&key)).unwrap();
-/// assert!(signed.contains("filename*=UTF-8''Rechnung%20M%C3%A4rz.pdf;"));
-/// assert!(signed.contains(&format!("sig=\"{}\"", key.sign(&named))));
-/// assert!(stub_field(&SignedFields { media_type: Some("pdf"), ..fields }, None).is_err());
-/// ```
-pub fn stub_field(fields: &SignedFields<'_>, key: Option<&SigningKey>) -> Result<String, String> {
-    crate::placeholder::check_fields(fields)?;
-    let sig = key.map(|k| k.sign(fields));
-    let mut params = vec![("path", fields.path)];
-    params.extend(fields.filename.map(|v| ("filename", v)));
-    params.extend(fields.media_type.map(|v| ("type", v)));
-    params.extend(fields.disposition.map(|v| ("disposition", v)));
-    params.extend(sig.as_deref().map(|v| ("sig", v)));
-    Ok(format_placeholder_field(&params, Eol::Lf))
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
