@@ -567,7 +567,7 @@ fn a_bare_cr_outside_a_stub_passes_unchanged() {
 #[cfg(feature = "cli")]
 #[test]
 fn the_shared_bare_cr_case_is_refused_by_the_binary() {
-    let Some(cases) = cases_dir() else { return };
+    let Some(cases) = shared::cases() else { return };
     let input = std::fs::read(cases.join("reliability/stub-content-type-bare-cr.eml")).unwrap();
     let root = crate::bin::testdata().join("files");
     let args = ["--root", root.to_str().unwrap(), "--", "user@example.test"];
