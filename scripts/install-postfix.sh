@@ -9,7 +9,7 @@
 # postinst would create are created by hand. Nothing under /usr or /etc that a
 # package owns is touched. The one system-wide trace besides the users and
 # groups is an empty /etc/postfix directory, which the test bind-mounts over
-# inside its own mount namespace (see tests/postfix_support/mod.rs).
+# inside its own mount namespace (see tests/support/postfix/mod.rs).
 #
 # Run as root on Debian bookworm. Idempotent, and quick when already done.
 #

@@ -8,8 +8,13 @@
 # Environment:
 #   MIMEINJECT_CORPUS  directory of sample messages for the corpus tests;
 #                      defaults to ../shared/corpus/messages next to the
-#                      repository when that exists.
-#   CI=true            makes missing MTAs a test failure instead of a skip.
+#                      repository (the tests find it there by themselves too).
+#   MIMEINJECT_CASES   the shared bug-report cases; defaults to ../shared/cases.
+#   MIMEINJECT_SKIP_LOG  where the tests write a `SKIP <test>: <reason>` line for
+#                      each test that could not run (default target/test-skips.log);
+#                      the count and the lines are printed after `cargo test`.
+#   CI=true            makes a test that cannot run (a missing MTA, library or
+#                      shared data) a failure instead of a skip.
 #   FUZZ_SECONDS       seconds per fuzz target in the smoke run (default 45).
 set -euo pipefail
 
@@ -135,11 +140,41 @@ install_mail_libraries
 
 # --- Environment for the tests ----------------------------------------------
 
+# The tests find ../shared beside the repository by themselves; set here too so that the
+# log says which data ran. Missing shared data skips its tests (a failure under CI=true).
 if [[ -z ${MIMEINJECT_CORPUS:-} && -d ../shared/corpus/messages ]]; then
     MIMEINJECT_CORPUS=$(cd ../shared/corpus/messages && pwd)
     export MIMEINJECT_CORPUS
 fi
-step "MIMEINJECT_CORPUS=${MIMEINJECT_CORPUS:-(unset)}  CI=${CI:-(unset)}"
+if [[ -z ${MIMEINJECT_CASES:-} && -d ../shared/cases ]]; then
+    MIMEINJECT_CASES=$(cd ../shared/cases && pwd)
+    export MIMEINJECT_CASES
+fi
+step "MIMEINJECT_CORPUS=${MIMEINJECT_CORPUS:-(unset)}  MIMEINJECT_CASES=${MIMEINJECT_CASES:-(unset)}  CI=${CI:-(unset)}"
+
+# libtest has no run-time skip and hides the output of passing tests, so a test that cannot
+# run appends `SKIP <test>: <reason>` here (tests/support/skip.rs); shown after the tests.
+MIMEINJECT_SKIP_LOG=${MIMEINJECT_SKIP_LOG:-$repo/target/test-skips.log}
+export MIMEINJECT_SKIP_LOG
+mkdir -p "$(dirname "$MIMEINJECT_SKIP_LOG")"
+: >"$MIMEINJECT_SKIP_LOG"
+
+# Prints how many tests skipped and why; under CI=true any skip is a failure.
+report_skips() {
+    local lines count
+    lines=$(grep '^SKIP ' "$MIMEINJECT_SKIP_LOG" | sort -u || true)
+    if [[ -z $lines ]]; then
+        step "no test skipped"
+        return 0
+    fi
+    count=$(sed -n 's/^SKIP \([^ ]*\): .*/\1/p' <<<"$lines" | sort -u | wc -l)
+    step "$count test(s) skipped:"
+    printf '%s\n' "$lines"
+    if [[ ${CI:-} == true ]]; then
+        echo "CI=true: a test that cannot run is a failure" >&2
+        return 1
+    fi
+}
 
 # --- Checks -------------------------------------------------------------------
 
@@ -150,7 +185,12 @@ step "cargo clippy --all-targets --all-features -- -D warnings"
 cargo clippy --all-targets --all-features -- -D warnings
 
 step "cargo test --all-features (unit, integration, exim, Postfix, doc tests)"
-cargo test --all-features
+test_status=0
+cargo test --all-features || test_status=$?
+if ! report_skips && ((test_status == 0)); then
+    test_status=1
+fi
+((test_status == 0)) || exit "$test_status"
 
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --all-features --no-deps --quiet

@@ -135,6 +135,8 @@ pub mod rewriter;
 pub mod smtp;
 pub mod source;
 mod sync;
+#[cfg(test)]
+mod test_skip;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

@@ -1,30 +1,14 @@
 //! The shared bug-report cases through the binary, judged by their own `run.sh` and
-//! `check.py` (read in place from `MIMEINJECT_CASES`, by default `../shared/cases` next to the
-//! repository), and the placeholder contract's examples in the guide (docs/) through the binary.
+//! `check.py` (read in place from `../shared/cases` next to the repository, or
+//! `MIMEINJECT_CASES`), and the placeholder contract's examples in the guide (docs/) through
+//! the binary.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::bin;
 use crate::support::readme::recipe;
 
-/// The shared cases directory, or `None` (skip) when it is missing outside CI.
-fn cases() -> Option<PathBuf> {
-    let dir = match std::env::var_os("MIMEINJECT_CASES") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cases"),
-    };
-    if dir.join("check.py").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "the shared cases are required under CI: {} has no check.py (set MIMEINJECT_CASES)",
-        dir.display()
-    );
-    eprintln!("skipped: no shared cases at {}", dir.display());
-    None
-}
+use crate::support::shared::cases;
 
 /// Runs a command that judges the binary; it must exit 0. Its report is shown on failure.
 fn judged(mut cmd: Command, what: &str) -> String {

@@ -1,24 +1,19 @@
-//! The real-world corpus (`MIMEINJECT_CORPUS`, set by `.ci/run`): passthrough and inserted
-//! placeholders.
+//! The real-world corpus (`../shared/corpus/messages` beside the repository, or
+//! `MIMEINJECT_CORPUS`): passthrough and inserted placeholders.
 
 use std::path::PathBuf;
 
 use mimeinject::{rewrite, Config, MemorySource};
 
 use crate::bin;
+use crate::support::shared;
 
-/// The corpus messages, or `None` (skip) when the variable is unset outside CI.
+/// The corpus messages, or `None` after a skip (a failure under `CI=true`) when the corpus
+/// is not there.
 fn corpus() -> Option<Vec<PathBuf>> {
-    let Some(dir) = std::env::var_os("MIMEINJECT_CORPUS") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "MIMEINJECT_CORPUS must be set under CI"
-        );
-        eprintln!("skipped: MIMEINJECT_CORPUS not set");
-        return None;
-    };
+    let dir = shared::corpus()?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", PathBuf::from(&dir).display()))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_file())
         .collect();

@@ -5,7 +5,7 @@
 //! Each test builds a private exim instance (`support::exim`), submits a
 //! message with `-odq`, triggers one delivery attempt, and looks at what
 //! arrived, what stayed on the queue and what was logged. Without exim (or
-//! without root) the tests print `skipped: …` and pass, except under
+//! without root) the tests skip (`SKIP …`, see `support/skip.rs`), except under
 //! `CI=true`, where that is a failure.
 //!
 //! The filter under test is the `mimeinject` binary of this crate. Setting

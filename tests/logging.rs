@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::bin;
 use crate::support::smtp_sink::{Behaviour, SmtpSink};
 use crate::support::{self, Output};
 
@@ -27,14 +28,10 @@ const INVOICE_LINE: &str = r#"1 recipient, 1 attachment (513 bytes): "invoices/i
 /// The failure reason for `missing-file.eml`.
 const MISSING_REASON: &str = r#"attachment "invoices/does-not-exist.pdf": no such file"#;
 
-/// The one place these tests decide to skip: prints `skipped: …` and returns true, or under
-/// `CI=true` panics (see [`support::should_skip`]).
+/// The one place these tests decide to skip: a `SKIP …` line and true, or under `CI=true` a
+/// panic (see [`support::should_skip`]).
 fn skip(missing: Option<String>) -> bool {
     support::should_skip(missing)
-}
-
-fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_mimeinject")
 }
 
 fn testdata() -> PathBuf {
@@ -180,8 +177,8 @@ impl Syslogd {
         // The binary and the attachment root, where `nobody` can reach them: the clone the
         // tests run from may sit below a directory only root may enter (/root).
         let bin = dir.path().join("mimeinject");
-        if fs::hard_link(binary(), &bin).is_err() {
-            fs::copy(binary(), &bin).unwrap();
+        if fs::hard_link(crate::bin::path(), &bin).is_err() {
+            fs::copy(crate::bin::path(), &bin).unwrap();
         }
         let files = dir.path().join("files/invoices");
         fs::create_dir_all(&files).unwrap();
@@ -307,7 +304,7 @@ impl Drop for Syslogd {
 
 /// What the filter writes for `input` without syslog or namespace (the reference output).
 fn plain_filter(input: &[u8]) -> Vec<u8> {
-    let mut cmd = Command::new(binary());
+    let mut cmd = Command::new(bin::path());
     cmd.env_clear().args(["--no-syslog", "--root", &repo_files_root(), "--", RCPT]);
     let out = support::run(&mut cmd, input, TIMEOUT);
     out.assert_success("mimeinject (reference run)");

@@ -7,22 +7,11 @@
 //! `tests/exim.rs`.
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::bin::{self, testdata};
 use crate::support;
-
-/// The shared real-world cases (`MIMEINJECT_CASES`, default `../shared/cases` beside the
-/// repository), or `None` when they are not there (a failure under `CI=true`).
-fn cases() -> Option<PathBuf> {
-    let dir = match std::env::var_os("MIMEINJECT_CASES") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cases"),
-    };
-    let missing = (!dir.is_dir()).then(|| format!("no shared cases at {}", dir.display()));
-    (!support::should_skip(missing)).then_some(dir)
-}
+use crate::support::shared::cases;
 
 /// `../shared/cases/per-recipient/run.sh`: one delivery to two recipients with
 /// `--var rcpt=` set to the first must be refused (non-zero exit, empty stdout).

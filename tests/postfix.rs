@@ -2,17 +2,14 @@
 //! pipe(8) through `contrib/mimeinject-postfix-wrapper`.
 //!
 //! Each test starts a private Postfix instance in a temporary directory (see
-//! `postfix_support`), submits one message over SMTP on a UNIX socket, waits
+//! `support/postfix`), submits one message over SMTP on a UNIX socket, waits
 //! (bounded) for the queue to settle, and looks at the maildirs, the queue
 //! and the log. Needs root and the Postfix from `scripts/install-postfix.sh`;
-//! without them the tests print `skipped: postfix not installed` and pass,
-//! except under `CI=true`, where they fail.
+//! without them the tests skip (`SKIP …`, see `support/skip.rs`), except under
+//! `CI=true`, where they fail.
 //!
 //! Two tests use stand-in filters to show that the harness itself can tell a
 //! delivery from a deferral; the others run the real `mimeinject`.
-
-#[path = "postfix_support/mod.rs"]
-mod support;
 
 // The same Postfix with `mimeinject deliver` as its delivery agent.
 #[path = "postfix_deliver.rs"]
@@ -23,7 +20,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use support::{mime, require_postfix, Filter, FilterOutcome, Instance};
+use crate::bin;
+use crate::support::postfix::{mime, require_postfix, Filter, FilterOutcome, Instance};
 
 const SENDER: &str = "sender@example.test";
 const RECIPIENT: &str = "user@example.test";
@@ -61,10 +59,6 @@ fn invoice_bytes() -> Vec<u8> {
         out.push((x >> 24) as u8);
     }
     out
-}
-
-fn mimeinject() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_mimeinject"))
 }
 
 fn start(filter: Filter<'_>) -> Option<Instance> {
@@ -122,7 +116,7 @@ fn assert_deferred_not_bounced(pf: &Instance, qid: &str, outcome: &FilterOutcome
 
 #[test]
 fn postfix_placeholder_is_delivered_with_the_file_attached() {
-    let Some(pf) = start(Filter::Binary(mimeinject())) else { return };
+    let Some(pf) = start(Filter::Binary(bin::path())) else { return };
     let invoice = invoice_bytes();
     let dir = pf.files_dir().join("invoices");
     fs::create_dir_all(&dir).unwrap();
@@ -153,7 +147,7 @@ fn assert_carries_invoice(delivered: &[u8], invoice: &[u8]) {
 
     // The same through Python's MIME parser (scripts/mime_check.py), as a
     // client would read it: no defects, the attachment decodes to the file.
-    if crate::bin::python3() {
+    if bin::python3() {
         let dir = tempfile::tempdir().unwrap();
         let (eml, pdf) = (dir.path().join("delivered.eml"), dir.path().join("invoice.pdf"));
         fs::write(&eml, delivered).unwrap();
@@ -176,7 +170,7 @@ fn assert_carries_invoice(delivered: &[u8], invoice: &[u8]) {
 /// = 1`), `{rcpt}` picks each recipient's own file out of one submission.
 #[test]
 fn postfix_rcpt_selects_each_recipients_file() {
-    let Some(pf) = start(Filter::Binary(mimeinject())) else { return };
+    let Some(pf) = start(Filter::Binary(bin::path())) else { return };
     let for_user = invoice_bytes();
     let for_second: Vec<u8> = for_user.iter().rev().map(|b| b ^ 0x5a).collect();
     let dir = pf.files_dir().join("per-rcpt");
@@ -208,7 +202,7 @@ fn postfix_rcpt_selects_each_recipients_file() {
 /// no bounce); once the file exists, a retry delivers it.
 #[test]
 fn postfix_missing_file_is_deferred_not_bounced() {
-    let Some(pf) = start(Filter::Binary(mimeinject())) else { return };
+    let Some(pf) = start(Filter::Binary(bin::path())) else { return };
     let (qid, outcome) = submit_and_settle(&pf, &invoice_message("invoices/inv-43.pdf"));
     assert_deferred_not_bounced(&pf, &qid, &outcome);
     // The wrapper reports mimeinject's own status, its --failure-exit-code

@@ -12,9 +12,10 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use super::support::nexthop::{self, Dovecot, EximHop, AUTH_PASSWORD, AUTH_USER};
-use super::support::{require_postfix, Deliver, FilterOutcome, Instance};
-use super::{assert_carries_invoice, invoice_bytes, invoice_message, mimeinject};
+use super::{assert_carries_invoice, invoice_bytes, invoice_message};
+use crate::bin;
+use crate::support::postfix::nexthop::{self, Dovecot, EximHop, AUTH_PASSWORD, AUTH_USER};
+use crate::support::postfix::{require_postfix, Deliver, FilterOutcome, Instance, Postfix};
 use crate::support::readme::recipe;
 use crate::support::smtp_sink::{Behaviour, SmtpSink};
 
@@ -60,8 +61,8 @@ fn start_smtp(port: u16) -> Option<Instance> {
     Some(start(postfix, main_cf, master))
 }
 
-fn start(postfix: super::support::Postfix, main_cf: String, master_cf: String) -> Instance {
-    let deliver = Deliver { binary: mimeinject(), main_cf, master_cf };
+fn start(postfix: Postfix, main_cf: String, master_cf: String) -> Instance {
+    let deliver = Deliver { binary: bin::path(), main_cf, master_cf };
     let pf = Instance::start_deliver(postfix, deliver).unwrap_or_else(|e| panic!("{e}"));
     // pipe(8) runs mimeinject as nobody: the files must be readable by it.
     fs::set_permissions(pf.files_dir(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -387,14 +388,14 @@ fn deliver_tls_secure_checks_the_certificate() {
     let Ok(hop) = start_exim() else { return };
     let root = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
-        let mut cmd = std::process::Command::new(crate::bin::path());
+        let mut cmd = std::process::Command::new(bin::path());
         cmd.env_clear()
             .args(["deliver", "--no-syslog", "--root", root.path().to_str().unwrap()])
             .args(["--nexthop", &format!("smtp:[127.0.0.1]:{}", hop.port())])
             .args(["--tls-security-level", "secure"])
             .args(extra)
             .args(["-f", SENDER, "--", RECIPIENT]);
-        crate::support::run(&mut cmd, b"Subject: tls\n\nhello\n", crate::bin::TIMEOUT)
+        crate::support::run(&mut cmd, b"Subject: tls\n\nhello\n", bin::TIMEOUT)
     };
     let out = run(&[]);
     let line = String::from_utf8_lossy(&out.stdout).to_string();

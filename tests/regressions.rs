@@ -4,7 +4,8 @@ use std::io::Read;
 
 use mimeinject::{rewrite, Config, MemorySource};
 
-use crate::chunked::{run_chunked, run_split};
+use crate::chunked::{run_chunked, run_split, Chunks};
+use crate::support::shared;
 
 fn files() -> MemorySource {
     let mut s = MemorySource::new();
@@ -88,60 +89,6 @@ fn split_base64_mechanism_is_not_base64() {
 }
 
 // ---- Issue 13: the input buffer holds what the rewriter asks for, in every configuration ----
-
-/// The shared cases (`MIMEINJECT_CASES`, default `../shared/cases` next to the repository),
-/// read in place. `None` (skip) when absent, except under `CI=true`, where it fails.
-pub fn cases_dir() -> Option<std::path::PathBuf> {
-    let dir = match std::env::var_os("MIMEINJECT_CASES") {
-        Some(dir) => std::path::PathBuf::from(dir),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cases"),
-    };
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{} is missing under CI", dir.display());
-    eprintln!("skipped: {} not found (set MIMEINJECT_CASES)", dir.display());
-    None
-}
-
-/// A reader that hands out at most `chunk(i)` bytes at its i-th read.
-pub struct Chunks<'a, F> {
-    data: &'a [u8],
-    chunk: F,
-    reads: usize,
-}
-
-impl<'a, F: FnMut(usize) -> usize> Chunks<'a, F> {
-    pub fn new(data: &'a [u8], chunk: F) -> Self {
-        Chunks { data, chunk, reads: 0 }
-    }
-}
-
-impl<F: FnMut(usize) -> usize> std::io::Read for Chunks<'_, F> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (self.chunk)(self.reads).max(1).min(buf.len()).min(self.data.len());
-        self.reads += 1;
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
-#[cfg(feature = "tokio")]
-impl<F: FnMut(usize) -> usize + Unpin> tokio::io::AsyncRead for Chunks<'_, F> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        let n = (this.chunk)(this.reads).max(1).min(buf.remaining()).min(this.data.len());
-        this.reads += 1;
-        buf.put_slice(&this.data[..n]);
-        this.data = &this.data[n..];
-        std::task::Poll::Ready(Ok(()))
-    }
-}
 
 /// The pre-flight windows every buffer test runs at: off, small, the default, and just
 /// below, at and above the message's own length.
@@ -231,7 +178,7 @@ fn splits(len: usize) -> Vec<usize> {
 /// ever. It must come out byte-identical at every window and however it is read.
 #[test]
 fn long_header_line_passes_through_every_way() {
-    let Some(cases) = cases_dir() else { return };
+    let Some(cases) = shared::cases() else { return };
     let input = std::fs::read(cases.join("reliability/panic-long-header-line.eml")).unwrap();
     every_way(mimeinject::Limits::default(), &input, &splits(input.len()), &input);
 }
@@ -307,7 +254,7 @@ fn the_largest_window_reads_the_whole_message() {
 #[cfg(feature = "cli")]
 #[test]
 fn long_header_line_passes_through_the_binary() {
-    let Some(cases) = cases_dir() else { return };
+    let Some(cases) = shared::cases() else { return };
     let input = std::fs::read(cases.join("reliability/panic-long-header-line.eml")).unwrap();
     let root = tempfile::tempdir().unwrap();
     let root = root.path().to_str().unwrap();
@@ -620,7 +567,7 @@ fn a_bare_cr_outside_a_stub_passes_unchanged() {
 #[cfg(feature = "cli")]
 #[test]
 fn the_shared_bare_cr_case_is_refused_by_the_binary() {
-    let Some(cases) = cases_dir() else { return };
+    let Some(cases) = shared::cases() else { return };
     let input = std::fs::read(cases.join("reliability/stub-content-type-bare-cr.eml")).unwrap();
     let root = crate::bin::testdata().join("files");
     let args = ["--root", root.to_str().unwrap(), "--", "user@example.test"];

@@ -1,13 +1,9 @@
 //! The one integration-test binary; each module is one area.
 
-// The test driver for the sans-IO core.
-mod chunked;
 // The core through its public API, at every split of the input.
 mod core;
 // The placeholder contract as mail libraries meet it (issues 11 and 12), through the library.
 mod contract;
-// Running the binary.
-mod bin;
 // Every failure's class, temporary or permanent.
 mod classes;
 // Properties over generated messages (proptest).
@@ -18,8 +14,13 @@ mod regressions;
 mod corpus;
 // The binary as a filter.
 mod cli;
-// Helpers shared by the end-to-end modules: process runner, MTA harnesses.
+// Every helper of the test modules, all under tests/support/: the binary's path and runner,
+// the sans-IO test driver, the skip helper, the shared data, the README's recipes, the MTA
+// harnesses.
 mod support;
+// Short names for the two helpers most modules use: `crate::bin` (the binary, located in
+// `support::bin::path` only) and `crate::chunked` (the test driver for the sans-IO core).
+use support::{bin, chunked};
 // Attacks on the confinement, through the binary.
 #[cfg(feature = "cli")]
 mod attacks;

@@ -670,7 +670,7 @@ sys.exit(1 if bad else 0)
     }
 
     /// Runs `python3 -c script` with `input` on stdin; fails on a non-zero exit.
-    /// Skips when there is no `python3`, unless `CI=true`.
+    /// Skips when there is no `python3` (see `crate::test_skip`), unless `CI=true`.
     fn run_python(script: &str, input: &str) {
         use std::io::Write;
         use std::process::{Command, Stdio};
@@ -683,11 +683,8 @@ sys.exit(1 if bad else 0)
             .spawn();
         let mut child = match child {
             Ok(child) => child,
-            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("python3 is required when CI=true: {e}")
-            }
             Err(e) => {
-                eprintln!("note: skipping the Python email check, no python3: {e}");
+                crate::test_skip::skip(&format!("the Python email check, no python3: {e}"));
                 return;
             }
         };

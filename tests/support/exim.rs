@@ -71,7 +71,7 @@ pub const README_ROOT: &str = "/srv/mail-attachments";
 pub fn filter_program() -> String {
     let program = match std::env::var("MIMEINJECT_EXIM_FILTER") {
         Ok(program) if !program.is_empty() => program,
-        _ => env!("CARGO_BIN_EXE_mimeinject").to_string(),
+        _ => super::bin::path().to_str().unwrap().to_string(),
     };
     // exim requires an absolute path; a relative override is taken from
     // the package root, where cargo runs the tests.
@@ -168,8 +168,8 @@ pub fn missing() -> Option<String> {
     None
 }
 
-/// Prints `skipped: …` and returns true when exim tests cannot run here;
-/// under `CI=true` panics instead (see [`super::should_skip`]).
+/// Skips the test ([`super::skip`]) and returns true when exim tests cannot run here;
+/// under `CI=true` panics instead.
 pub fn should_skip() -> bool {
     super::should_skip(missing())
 }

@@ -1,5 +1,6 @@
 //! A test driver for the sans-IO core: feeds the input in chunks of chosen sizes, as a
-//! network or a pipe might deliver it.
+//! network or a pipe might deliver it; and [`Chunks`], a reader that does the same to the
+//! drivers.
 
 use mimeinject::{Action, AttachmentSource, Config, Error, Rewriter};
 
@@ -77,4 +78,43 @@ pub fn run_whole(
     input: &[u8],
 ) -> Result<Vec<u8>, Error> {
     run_chunked(config, source, input, |_| usize::MAX / 2)
+}
+
+/// A reader that hands out at most `chunk(i)` bytes at its i-th read.
+pub struct Chunks<'a, F> {
+    data: &'a [u8],
+    chunk: F,
+    reads: usize,
+}
+
+impl<'a, F: FnMut(usize) -> usize> Chunks<'a, F> {
+    pub fn new(data: &'a [u8], chunk: F) -> Self {
+        Chunks { data, chunk, reads: 0 }
+    }
+}
+
+impl<F: FnMut(usize) -> usize> std::io::Read for Chunks<'_, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.chunk)(self.reads).max(1).min(buf.len()).min(self.data.len());
+        self.reads += 1;
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<F: FnMut(usize) -> usize + Unpin> tokio::io::AsyncRead for Chunks<'_, F> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let n = (this.chunk)(this.reads).max(1).min(buf.remaining()).min(this.data.len());
+        this.reads += 1;
+        buf.put_slice(&this.data[..n]);
+        this.data = &this.data[n..];
+        std::task::Poll::Ready(Ok(()))
+    }
 }

@@ -25,9 +25,16 @@
 //!
 //! The master also runs in a PID namespace whose PID 1 is a small shell, the
 //! holder, that waits on a pipe from the test. Stopping runs `postfix stop`
-//! inside and checks that no process of the instance is left; and when the
-//! holder exits, for whatever reason, including the test process being
-//! killed, the kernel kills everything left in that namespace.
+//! inside, waits (bounded) for the master and then for the rest of the
+//! instance to exit, and reports what did not; and when the holder exits, for
+//! whatever reason, including the test process being killed, the kernel kills
+//! everything left in that namespace.
+//!
+//! The instance's processes are found by their mount namespace only while the
+//! holder keeps that namespace alive: the kernel gives a new namespace the
+//! number of one that has just ended, so after the holder has gone the same
+//! number may name another test's instance. From then on the harness only
+//! looks at the namespace's PID 1, by PID and start time.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -56,9 +63,19 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long one `postqueue` may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long `postfix stop` (it waits up to 5 s for the master) and the exit
-/// of the master's children may take.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `postfix stop` may take: it signals the master, waits up to 5 s
+/// for it and then kills its process group; the rest is margin for a loaded
+/// machine.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the master may outlive a `postfix stop` that reported success
+/// before its process group is killed (and the stop reported as unclean).
+const MASTER_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the rest of the instance may take to go after the master: its
+/// daemons exit on the master's SIGTERM, but the commands pipe(8) started run
+/// in sessions of their own and finish what they were doing.
+const LINGER_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the holder may take to leave, and its PID namespace to end.
+const HOLDER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The testdata directory of these tests.
 pub fn testdata() -> PathBuf {
@@ -113,16 +130,13 @@ impl Postfix {
     }
 }
 
-/// Returns the usable Postfix, or `None` after printing why the caller should
-/// skip. Under CI (`CI=true`) a missing Postfix is a failure instead.
+/// Returns the usable Postfix, or `None` after skipping the test
+/// ([`crate::support::skip`]: under `CI=true` a missing Postfix is a failure instead).
 pub fn require_postfix() -> Option<Postfix> {
     match Postfix::locate() {
         Ok(p) => Some(p),
         Err(why) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("Postfix is required under CI=true: {why}");
-            }
-            eprintln!("skipped: postfix not installed ({why})");
+            crate::support::skip(&format!("Postfix cannot be used here: {why}"));
             None
         }
     }
@@ -276,12 +290,36 @@ fn json_string_members(text: &str) -> Option<Vec<(String, String)>> {
     Some(out)
 }
 
-/// A live process of the instance, from `/proc`.
+/// A live process of the instance, from `/proc` (PIDs as the test sees them).
 #[derive(Debug)]
 struct Process {
     pid: i32,
     ppid: i32,
+    /// Its process group.
+    pgrp: i32,
+    /// When it started, in clock ticks after boot: with `pid`, which process this is.
+    start: u64,
     comm: String,
+}
+
+impl Process {
+    /// Whether this process (this PID with this start time) is still there,
+    /// not a zombie.
+    fn is_alive(&self) -> bool {
+        read_stat(self.pid).is_some_and(|p| p.start == self.start)
+    }
+}
+
+/// Calls `list` until it is empty or `limit` has passed; returns its last result.
+fn wait_while_any(limit: Duration, list: impl Fn() -> Vec<Process>) -> Vec<Process> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = list();
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        sleep(Duration::from_millis(50));
+    }
 }
 
 impl std::fmt::Display for Process {
@@ -671,12 +709,17 @@ impl Instance {
         files
     }
 
-    /// Stops the instance: asks the holder to run `postfix stop`, waits for
-    /// Postfix's processes to go, then lets the holder leave (which kills
-    /// anything left in its PID namespace). Returns what went wrong: a
-    /// failed `postfix stop`, processes that outlived it (killed then), a
-    /// holder that had to be killed. Empty means a clean stop. Safe to call
-    /// twice.
+    /// Stops the instance, each step bounded:
+    ///
+    /// 1. the holder runs `postfix stop`, which must succeed (it fails when
+    ///    the master was not running);
+    /// 2. the master must be gone, or its process group is killed;
+    /// 3. the rest of the instance (daemons, pipe(8) commands) must follow;
+    /// 4. the holder leaves, and the kernel kills whatever is left in its PID
+    ///    namespace; the namespace's PID 1 must be gone, or is killed.
+    ///
+    /// Returns what went wrong at any step (and what was killed for it).
+    /// Empty means a clean stop. Safe to call twice.
     pub fn stop(&mut self) -> Vec<String> {
         if self.stopped {
             return Vec::new();
@@ -684,37 +727,74 @@ impl Instance {
         self.stopped = true;
         let Some(mut holder) = self.holder.take() else { return Vec::new() };
         let mut problems = Vec::new();
+        let holder_pid = holder.id() as i32;
+        if let Ok(Some(status)) = holder.try_wait() {
+            // Its namespaces are gone, and their numbers may be another
+            // instance's by now: nothing more to look at.
+            problems.push(format!("the holder had already left ({status})"));
+            return problems;
+        }
+        // The namespace's PID 1, the holder's shell: once it has gone, so has
+        // everything else in the namespace.
+        let init = self.processes().into_iter().find(|p| p.ppid == holder_pid);
+
+        // 1. `postfix stop`, run by the holder; it writes "stopped STATUS".
         let state_file = self.work().join("holder.state");
         let asked = self
             .holder_stdin
             .as_mut()
             .is_some_and(|s| s.write_all(b"stop\n").and_then(|()| s.flush()).is_ok());
-        let deadline = Instant::now() + STOP_TIMEOUT;
+        let started = Instant::now();
         let mut state = String::new();
-        while asked && Instant::now() < deadline {
+        while asked && started.elapsed() < STOP_TIMEOUT {
             state = fs::read_to_string(&state_file).unwrap_or_default();
             if state.starts_with("stopped") || holder.try_wait().ok().flatten().is_some() {
                 break;
             }
             sleep(Duration::from_millis(50));
         }
-        match state.trim() {
-            "stopped 0" => {}
-            other => problems.push(format!("postfix stop: holder state {other:?}")),
+        let stopped = state.trim() == "stopped 0";
+        if !stopped {
+            problems.push(format!(
+                "postfix stop: holder state {:?} after {:.1?}:\n{}",
+                state.trim(),
+                started.elapsed(),
+                fs::read_to_string(self.work().join("holder.out")).unwrap_or_default()
+            ));
         }
-        // The master's children may take a moment to follow it.
-        let holder_pid = holder.id() as i32;
-        let mut left = self.leftovers(holder_pid);
-        while !left.is_empty() && Instant::now() < deadline {
-            sleep(Duration::from_millis(50));
-            left = self.leftovers(holder_pid);
-        }
-        problems.extend(left.iter().map(|p| format!("left after postfix stop: {p}")));
 
-        // End of file on its stdin: the holder leaves, and the kernel kills
-        // whatever is left in its PID namespace.
+        // While the holder is there, its mount namespace is the instance's.
+        if holder.try_wait().ok().flatten().is_none() {
+            // 2. The master: `postfix stop` returns once the master's lock is
+            // free, or after killing its process group.
+            let others = |p: &Process| p.pid != holder_pid && p.ppid != holder_pid;
+            let masters = || -> Vec<Process> {
+                self.processes().into_iter().filter(|p| others(p) && p.comm == "master").collect()
+            };
+            let left = wait_while_any(MASTER_EXIT_TIMEOUT, masters);
+            for master in &left {
+                problems.push(format!(
+                    "the master outlived postfix stop by {MASTER_EXIT_TIMEOUT:?}: {master}; \
+                     killing its process group"
+                ));
+                if master.pgrp == master.pid {
+                    // SAFETY: kill(2) on the process group the master leads, in the
+                    // instance's namespace (checked just above, holder alive).
+                    unsafe { libc::kill(-master.pgrp, libc::SIGKILL) };
+                }
+            }
+            // 3. The rest of the instance.
+            let rest = || -> Vec<Process> { self.processes().into_iter().filter(others).collect() };
+            let left = wait_while_any(LINGER_TIMEOUT, rest);
+            problems.extend(left.iter().map(|p| {
+                format!("left {LINGER_TIMEOUT:?} after the master (killed with the holder): {p}")
+            }));
+        }
+
+        // 4. End of file on its stdin: the holder leaves, and the kernel
+        // kills whatever is left in its PID namespace.
         drop(self.holder_stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + HOLDER_TIMEOUT;
         while holder.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
             sleep(Duration::from_millis(20));
         }
@@ -724,40 +804,33 @@ impl Instance {
             let _ = holder.kill();
         }
         let _ = holder.wait();
-
-        // Nothing may be left in the mount namespace now; if something is,
-        // kill it by PID.
-        if let Some(ns) = &self.mntns {
-            let deadline = Instant::now() + Duration::from_secs(2);
-            let mut left = processes_in_namespace(ns);
-            while !left.is_empty() && Instant::now() < deadline {
-                sleep(Duration::from_millis(50));
-                left = processes_in_namespace(ns);
+        // The kernel ends a PID namespace when its PID 1 exits: PID 1 is gone
+        // (or a zombie) only once every other process of the namespace is.
+        if let Some(init) = init {
+            let deadline = Instant::now() + HOLDER_TIMEOUT;
+            while init.is_alive() && Instant::now() < deadline {
+                sleep(Duration::from_millis(20));
             }
-            for p in left {
-                eprintln!("postfix harness: killing leftover process {p}");
-                // SAFETY: plain kill(2) on a PID found in the instance's namespace.
-                unsafe { libc::kill(p.pid, libc::SIGKILL) };
-                problems.push(format!("left after the holder: {p}"));
+            if init.is_alive() {
+                problems.push(format!("the namespace's PID 1 outlived the holder: {init}; killed"));
+                // SAFETY: kill(2) on the PID that `is_alive` just found to be
+                // the same process (same start time).
+                unsafe { libc::kill(init.pid, libc::SIGKILL) };
             }
         }
         problems
+    }
+
+    /// The instance's live processes. Only meaningful while the holder is
+    /// there (see the module's documentation).
+    fn processes(&self) -> Vec<Process> {
+        self.mntns.as_deref().map(processes_in_namespace).unwrap_or_default()
     }
 
     /// The PIDs of the instance's processes whose command name is `comm`.
     pub fn pids_of(&self, comm: &str) -> Vec<i32> {
         let Some(ns) = &self.mntns else { return Vec::new() };
         processes_in_namespace(ns).into_iter().filter(|p| p.comm == comm).map(|p| p.pid).collect()
-    }
-
-    /// The instance's processes other than the holder (`unshare` and its
-    /// child, the namespace's PID 1).
-    fn leftovers(&self, holder_pid: i32) -> Vec<Process> {
-        let Some(ns) = &self.mntns else { return Vec::new() };
-        processes_in_namespace(ns)
-            .into_iter()
-            .filter(|p| p.pid != holder_pid && p.ppid != holder_pid)
-            .collect()
     }
 }
 
@@ -881,18 +954,23 @@ fn processes_in_namespace(ns: &str) -> Vec<Process> {
         .filter(|pid| {
             fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|l| l.to_str() == Some(ns))
         })
-        .filter_map(|pid| {
-            // /proc/PID/stat: "PID (COMM) STATE PPID ..."; COMM may hold
-            // spaces and parentheses, so split at the last ')'.
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let (head, tail) = stat.rsplit_once(')')?;
-            let comm = head.split_once('(')?.1.to_string();
-            let mut fields = tail.split_whitespace();
-            let state = fields.next()?;
-            let ppid = fields.next()?.parse().ok()?;
-            (state != "Z" && state != "X").then_some(Process { pid, ppid, comm })
-        })
+        .filter_map(read_stat)
         .collect()
+}
+
+/// Process `pid` from `/proc/PID/stat`, unless it is gone or a zombie.
+fn read_stat(pid: i32) -> Option<Process> {
+    // "PID (COMM) STATE PPID PGRP ..."; COMM may hold spaces and parentheses,
+    // so split at the last ')'. The start time is the 22nd field.
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, tail) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    let fields: Vec<&str> = tail.split_whitespace().collect();
+    let state = *fields.first()?;
+    let ppid = fields.get(1)?.parse().ok()?;
+    let pgrp = fields.get(2)?.parse().ok()?;
+    let start = fields.get(19)?.parse().ok()?;
+    (state != "Z" && state != "X").then_some(Process { pid, ppid, pgrp, start, comm })
 }
 fn uid_of(user: &str) -> Result<u32, String> {
     let name = std::ffi::CString::new(user).unwrap();
@@ -946,6 +1024,16 @@ fn run_bounded(
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn a_process_is_known_by_pid_and_start_time() {
+        let me = read_stat(std::process::id() as i32).expect("this process in /proc");
+        // SAFETY: getpgrp has no preconditions.
+        assert_eq!(me.pgrp, unsafe { libc::getpgrp() });
+        assert!(me.is_alive());
+        let same_pid_later = Process { start: me.start + 1, comm: String::new(), ..me };
+        assert!(!same_pid_later.is_alive());
+    }
 
     #[test]
     fn smtp_data_stuffs_dots_and_uses_crlf() {
