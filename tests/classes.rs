@@ -123,3 +123,99 @@ fn what_an_administrator_can_fix_is_temporary() {
     let err = Config::builder().var("x", "..").build().unwrap_err();
     assert_eq!(err.class(), Class::Temporary, "{err}");
 }
+
+/// Through the binary: what each run does with each class (docs/operations.md, "Exit
+/// codes"). The filter exits its failure code for both unless `--permanent-exit-code` is
+/// given; `deliver` exits 69 and prints `5.6.0 mimeinject: …` for a permanent failure, 75 and
+/// `mimeinject: …` for a temporary one, and contacts the next hop for neither.
+#[cfg(feature = "cli")]
+mod through_the_binary {
+    use std::process::Command;
+
+    use crate::bin::{self, testdata};
+    use crate::support::smtp_sink::SmtpSink;
+    use crate::support::{self, Output};
+
+    /// A message whose stub has an unknown parameter: a defect of the message.
+    fn malformed() -> Vec<u8> {
+        super::stub("path=invoices/inv-42.pdf; colour=blue").into_bytes()
+    }
+
+    /// A message whose file is missing: temporary.
+    fn missing() -> Vec<u8> {
+        super::stub("path=invoices/missing.pdf").into_bytes()
+    }
+
+    fn filter(extra: &[&str], input: &[u8]) -> Output {
+        let root = testdata().join("files");
+        let mut cmd = Command::new(bin::path());
+        cmd.env_clear().args(["--no-syslog", "--root", root.to_str().unwrap()]).args(extra);
+        support::run(&mut cmd, input, bin::TIMEOUT)
+    }
+
+    #[test]
+    fn the_filter_exits_its_failure_code_for_both_unless_told_otherwise() {
+        for (input, permanent) in [(malformed(), true), (missing(), false)] {
+            let out = filter(&[], &input);
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+            assert!(out.stdout.is_empty());
+            let out = filter(&["--failure-exit-code", "75"], &input);
+            assert_eq!(out.status.code(), Some(75), "{out:?}");
+            let out = filter(&["--failure-exit-code", "75", "--permanent-exit-code", "69"], &input);
+            assert_eq!(out.status.code(), Some(if permanent { 69 } else { 75 }), "{out:?}");
+            assert!(out.stdout.is_empty());
+            assert!(out.fed.is_ok(), "stdin read to its end");
+        }
+        // A usage error is the administrator's to fix: the failure code, not the permanent one.
+        let out = filter(&["--permanent-exit-code", "69", "--no-such-flag"], &missing());
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        // 0 is not a failure status.
+        let out = filter(&["--permanent-exit-code", "0"], &missing());
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+    }
+
+    fn deliver(port: u16, extra: &[&str], input: &[u8]) -> Output {
+        let root = testdata().join("files");
+        let hop = format!("smtp:[127.0.0.1]:{port}");
+        let mut cmd = Command::new(bin::path());
+        cmd.env_clear()
+            .args(["deliver", "--no-syslog", "--nexthop", &hop, "--root", root.to_str().unwrap()])
+            .args(extra)
+            .args(["-f", "billing@example.test", "--", "user@example.test"]);
+        support::run(&mut cmd, input, bin::TIMEOUT)
+    }
+
+    fn line(out: &Output) -> String {
+        String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+    }
+
+    #[test]
+    fn deliver_bounces_a_permanent_failure_and_defers_a_temporary_one() {
+        let sink = SmtpSink::start();
+        let out = deliver(sink.port(), &[], &malformed());
+        assert_eq!(out.status.code(), Some(69), "{}", line(&out));
+        assert!(
+            line(&out).starts_with(
+                "5.6.0 mimeinject: malformed placeholder: unknown parameter \"colour\""
+            ),
+            "{}",
+            line(&out)
+        );
+        assert!(
+            line(&out).ends_with(&format!("nothing delivered to smtp:[127.0.0.1]:{}", sink.port()))
+        );
+        assert!(out.fed.is_ok(), "stdin read to its end");
+
+        let out = deliver(sink.port(), &[], &missing());
+        assert_eq!(out.status.code(), Some(75), "{}", line(&out));
+        assert!(
+            line(&out).starts_with("mimeinject: attachment \"invoices/missing.pdf\": no such file")
+        );
+
+        // --permanent-exit-code chooses the status; the line keeps its status code.
+        let out = deliver(sink.port(), &["--permanent-exit-code", "75"], &malformed());
+        assert_eq!(out.status.code(), Some(75), "{}", line(&out));
+        assert!(line(&out).starts_with("5.6.0 mimeinject: "), "{}", line(&out));
+        assert_eq!(sink.connections(), 0, "pre-flight failed, yet the next hop was contacted");
+    }
+}
