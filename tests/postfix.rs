@@ -235,6 +235,41 @@ fn postfix_missing_file_is_deferred_not_bounced() {
     assert_carries_invoice(&delivered, &invoice);
 }
 
+/// A permanent failure (a path no root can hold) is bounced at once, with
+/// mimeinject's reason in the notice to the sender: the wrapper passes
+/// `--permanent-exit-code 69` and prints the status code 5.6.0 first.
+#[test]
+fn postfix_permanent_failure_is_bounced_with_the_reason() {
+    let Some(pf) = start(Filter::Binary(bin::path())) else { return };
+    let (qid, outcome) = submit_and_settle(&pf, &invoice_message("../invoices/inv-42.pdf"));
+    assert_eq!(outcome.status, "bounced", "{}\n{}", outcome.line, pf.maillog());
+    assert_eq!(outcome.dsn, "5.6.0", "{}", outcome.line);
+    let reason = "attachment \"../invoices/inv-42.pdf\": '..' component refused";
+    assert!(outcome.line.contains(reason), "{}", outcome.line);
+    let queue = pf.queue().unwrap_or_else(|e| panic!("{e}"));
+    assert!(queue.is_empty(), "{qid} still queued: {queue:#?}");
+    assert!(pf.delivered("user").is_empty(), "the message was delivered");
+    let notices = pf.delivered("sender");
+    assert_eq!(notices.len(), 1, "one bounce to the sender\n{}", pf.maillog());
+    let notice = fs::read_to_string(&notices[0]).unwrap();
+    // Postfix folds long lines of the notice; compare with the folds undone.
+    let flat = notice.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&format!("mimeinject: {reason}")), "{notice}");
+    assert!(notice.contains("Status: 5.6.0"), "{notice}");
+    // Shown with --nocapture: what the sender reads.
+    eprintln!(
+        "{}",
+        notice
+            .lines()
+            .filter(|l| l.contains("mimeinject")
+                || l.starts_with("Status:")
+                || l.starts_with("Action:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    stop(pf);
+}
+
 /// Harness self-check: a filter that copies its input delivers the message
 /// as submitted.
 #[test]

@@ -273,6 +273,42 @@ fn postfix_deliver_5xx_bounces_with_the_next_hops_text() {
     stop(pf);
 }
 
+/// A permanent failure of mimeinject's own (a path no root can hold) bounces at once, with
+/// mimeinject's reason and the status 5.6.0 in the notice to the sender; the next hop is
+/// never contacted.
+#[test]
+fn postfix_deliver_permanent_failure_bounces_with_mimeinjects_reason() {
+    let sink = SmtpSink::start();
+    let Some(pf) = start_smtp(sink.port()) else { return };
+    put_file(&pf, "invoices/inv-42.pdf", &invoice_bytes());
+    let qid = submit(&pf, &[RECIPIENT], &invoice_message("../invoices/inv-42.pdf"));
+    let o = settle(&pf, &qid, 1);
+    assert_eq!(o.status, "bounced", "{}\n{}", o.line, pf.maillog());
+    assert_eq!(o.dsn, "5.6.0", "{}", o.line);
+    let reason = "attachment \"../invoices/inv-42.pdf\": '..' component refused";
+    assert!(o.line.contains(&format!("mimeinject: {reason}")), "{}", o.line);
+    let queue = pf.queue().unwrap_or_else(|e| panic!("{e}"));
+    assert!(queue.is_empty(), "{qid} still queued: {queue:#?}");
+    let bounces = wait_for_files(|| pf.delivered_at("bounces.test", "sender"), 1);
+    let notice = fs::read_to_string(&bounces[0]).unwrap();
+    let flat = notice.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&format!("mimeinject: {reason}")), "{notice}");
+    assert!(notice.contains("Status: 5.6.0"), "{notice}");
+    assert_eq!(sink.connections(), 0, "the next hop was contacted");
+    // Shown with --nocapture: what the sender reads.
+    eprintln!(
+        "{}",
+        notice
+            .lines()
+            .filter(|l| l.contains("mimeinject")
+                || l.starts_with("Status:")
+                || l.starts_with("Action:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    stop(pf);
+}
+
 #[test]
 fn postfix_deliver_connection_dropped_mid_data_defers_with_nothing_accepted() {
     let sink =
