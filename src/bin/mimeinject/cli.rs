@@ -64,6 +64,20 @@ pub enum Command {
         #[command(flatten)]
         stub: StubArgs,
     },
+    /// Lists the records of --records DIR: one line per failed message, `ID CLASS AGE
+    /// REASON` (CLASS permanent or temporary, AGE the message's), oldest first.
+    Records {
+        /// The records directory, as given to the filter's --records.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// exim's spool directory: a record whose message is no longer queued there is shown
+        /// with class `gone`.
+        #[arg(long, value_name = "DIR")]
+        spool: Option<PathBuf>,
+        /// Removes the records shown as `gone` (needs --spool).
+        #[arg(long, requires = "spool")]
+        prune: bool,
+    },
     /// Prints the manual page (roff) on stdout.
     Man,
     /// Prints a shell completion script on stdout.
@@ -187,6 +201,13 @@ pub struct FilterArgs {
     /// log line so that a line can be matched with the MTA's log and queue.
     #[arg(long, value_name = "ID")]
     pub queue_id: Option<String>,
+
+    /// exim: on failure, writes the reason to DIR/ID (ID is --queue-id), one line
+    /// `permanent: REASON` or `temporary: REASON`, for the router of docs/exim.md to bounce the
+    /// message with; on success removes it. DIR must be owned by the filter's user, mode 0700,
+    /// else no record is written (a warning is logged); the exit status never changes.
+    #[arg(long, value_name = "DIR", requires = "queue_id")]
+    pub records: Option<PathBuf>,
 
     /// Does not log a line for each message that had attachments added.
     #[arg(long)]
