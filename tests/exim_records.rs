@@ -173,16 +173,24 @@ fn temporary_failure_is_given_up_after_the_configured_age() {
         return;
     }
     let setup = Setup::new(Some(2));
-    let id = setup.exim.submit(SENDER, &["user@example.test"], &message("path=\"never.pdf\""));
+    let id = setup.exim.submit(SENDER, &["user@example.test"], &message("path=\"never, ever.pdf\""));
     setup.exim.run_queue();
     assert!(setup.exim.is_queued(&id), "deferred while young\n{}", setup.exim.report());
+    let record = setup.record(&id).expect("a record");
     std::thread::sleep(Duration::from_secs(3));
     setup.run_until_gone(&id);
     assert!(!setup.exim.is_queued(&id), "given up\n{}", setup.exim.report());
     let bounces = setup.delivered(SENDER);
     assert_eq!(bounces.len(), 1, "one bounce\n{}", setup.exim.report());
     let bounce = String::from_utf8_lossy(&bounces[0]);
-    assert!(bounce.contains("mimeinject: temporary: ") && bounce.contains("never.pdf"), "{bounce}");
+    // The whole line, commas and quotes included (exim takes the rest of the item after
+    // `:fail:` as the message).
+    let reason = record.trim_end();
+    assert!(reason.starts_with("temporary: ") && reason.contains("never, ever.pdf"), "{reason}");
+    // exim folds a long reason over lines: compare the words.
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let expected = words(&format!("mimeinject: {reason}"));
+    assert!(words(&bounce).contains(&expected), "{reason}\n{bounce}");
     // The record outlives the message: the records subcommand shows it gone and prunes it.
     let dir = records_dir(&setup.exim);
     let spool = setup.exim.spool();
