@@ -49,7 +49,7 @@ const SENDER: &str = "app@example.test";
 /// `maildir_home` (Debian's `local_user` router checks the user exists).
 const LOCAL_USERS: [&str; 2] = ["daemon", "bin"];
 
-fn should_skip() -> bool {
+pub(crate) fn should_skip() -> bool {
     let missing = harness::missing().or_else(|| {
         (!Path::new(UPDATE).exists()).then(|| "update-exim4.conf (exim4-config) missing".into())
     });
@@ -130,13 +130,13 @@ fn download_stock() -> PathBuf {
 
 /// How a case sets up Debian's configuration (`update-exim4.conf.conf`).
 #[derive(Clone, Copy, Debug)]
-struct Settings {
+pub(crate) struct Settings {
     /// `dc_use_split_config`.
-    split: bool,
+    pub(crate) split: bool,
     /// `dc_eximconfig_configtype`.
-    configtype: &'static str,
+    pub(crate) configtype: &'static str,
     /// `dc_localdelivery`.
-    localdelivery: &'static str,
+    pub(crate) localdelivery: &'static str,
 }
 
 /// How the activation recipe's `invoke-rc.d` behaves in a test.
@@ -159,18 +159,18 @@ fn policy_denies() -> bool {
 
 /// One Debian configuration in a private exim instance, with the sink its remote mail goes
 /// to.
-struct Debian {
-    exim: Exim,
+pub(crate) struct Debian {
+    pub(crate) exim: Exim,
     /// The copy of /etc/exim4.
-    etc: PathBuf,
-    sink: SmtpSink,
+    pub(crate) etc: PathBuf,
+    pub(crate) sink: SmtpSink,
     settings: Settings,
 }
 
 impl Debian {
     /// The stock configuration, copied, with `settings`; remote mail goes to a new sink
     /// (through `dc_smarthost`, and for `internet` through `hubbed_hosts`).
-    fn new(settings: Settings) -> Debian {
+    pub(crate) fn new(settings: Settings) -> Debian {
         let exim = Exim::layout(Transport::Maildir);
         let sink = SmtpSink::start();
         let etc = exim.dir().join("etc-exim4");
@@ -280,7 +280,7 @@ dc_localdelivery='{localdelivery}'
     }
 
     /// [`activate`](Self::activate), with `extra_args` added to mimeinject's arguments.
-    fn activate_with(&self, extra_transports: &str, extra_args: &str) -> Output {
+    pub(crate) fn activate_with(&self, extra_transports: &str, extra_args: &str) -> Output {
         let out = self.run_activation(extra_transports, extra_args, Restart::Recorded);
         out.assert_success("the guide's exim/debian-activate.sh");
         self.assert_only_lines_added(extra_transports);
@@ -380,7 +380,7 @@ exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
     }
 
     /// The messages the sink received for `address`, each in its own transaction.
-    fn received(&self, address: &str) -> Vec<Vec<u8>> {
+    pub(crate) fn received(&self, address: &str) -> Vec<Vec<u8>> {
         let messages = self.sink.messages();
         let mine = messages.iter().filter(|m| m.rcpt_to.iter().any(|r| r == address));
         let mut out = Vec::new();

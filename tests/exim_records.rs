@@ -314,3 +314,99 @@ fn records_needs_queue_id_and_prune_needs_spool() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("required"), "a usage error");
 }
+
+// --- Debian's exim4-config, split and unsplit -----------------------------------------------
+
+/// Debian's configuration (tests/debian_exim.rs) with the guide's records directory, router
+/// (where docs/exim.md says to put it) and `--records` on the filter line: a permanent failure
+/// to a remote address bounces to the (remote) sender with the reason.
+fn debian_permanent_failure_bounces(split: bool) {
+    use crate::debian_exim::{should_skip, Debian, Settings};
+    if should_skip() {
+        return;
+    }
+    let configtype = if split { "smarthost" } else { "internet" };
+    let debian = Debian::new(Settings { split, configtype, localdelivery: "maildir_home" });
+    let records = debian.exim.dir().join("records");
+    let dir = records.to_str().unwrap();
+    let script = readme::recipe("exim/records-dir.sh").replace(DOC_RECORDS, dir);
+    let out = support::run(
+        Command::new("sh").args(["-e", "-c", &script]),
+        b"",
+        Duration::from_secs(30),
+    );
+    out.assert_success("exim/records-dir.sh");
+    // The guide's Debian steps first (the filter, with --records), then the router, then
+    // `update-exim4.conf` again.
+    debian.activate_with("maildir_home", &format!(" --records {dir}"));
+    let router = readme::recipe("exim/records.router").replace(DOC_RECORDS, dir);
+    let doc = readme::document("docs/exim.md");
+    if split {
+        let file = "conf.d/router/00_mimeinject_records";
+        assert!(doc.contains(&format!("/etc/exim4/{file}")), "the guide names {file}");
+        fs::write(debian.etc.join(file), router).unwrap();
+    } else {
+        assert!(doc.contains("right after `begin routers` in\n`/etc/exim4/exim4.conf.template`"));
+        let template = debian.etc.join("exim4.conf.template");
+        let text = fs::read_to_string(&template).unwrap();
+        assert_eq!(text.matches("\nbegin routers\n").count(), 1);
+        let text = text.replacen("\nbegin routers\n", &format!("\nbegin routers\n\n{router}\n"), 1);
+        fs::write(&template, text).unwrap();
+    }
+    let conf = debian.exim.conf();
+    let out = support::run(
+        Command::new("/usr/sbin/update-exim4.conf").arg("-d").arg(&debian.etc).arg("-o").arg(conf),
+        b"",
+        Duration::from_secs(60),
+    );
+    out.assert_success("update-exim4.conf");
+    let generated = fs::read_to_string(conf).unwrap();
+    assert!(generated.contains("mimeinject_records:") && generated.contains("--records"));
+
+    let sender = "app@example.test";
+    let id = debian.exim.submit(sender, &["customer@example.test"], &message("path=\"../x\""));
+    // A local delivery runs the filter as the recipient, who cannot reach the records.
+    let local = debian.exim.submit(sender, &["daemon@debian.test"], &message("path=\"../x\""));
+    // Address testing passes the router by (no message).
+    let bt = debian.exim.exim(&["-bt", "customer@example.test"], b"");
+    bt.assert_success("exim -bt");
+    assert!(!String::from_utf8_lossy(&bt.stdout).contains("mimeinject_records"));
+    debian.exim.run_queue();
+    assert!(debian.exim.is_queued(&id), "deferred at first\n{}", debian.exim.report());
+    let record = fs::read_to_string(records.join(&id))
+        .unwrap_or_else(|e| panic!("a record: {e}\n{}", debian.exim.report()));
+    assert!(record.starts_with("permanent: "), "{record:?}");
+    for _ in 0..3 {
+        debian.exim.run_queue();
+        if !debian.exim.is_queued(&id) {
+            break;
+        }
+    }
+    debian.exim.run_queue();
+    assert!(!debian.exim.is_queued(&id), "bounced\n{}", debian.exim.report());
+    assert!(debian.received("customer@example.test").is_empty());
+    let bounces = debian.received(sender);
+    assert_eq!(bounces.len(), 1, "the bounce\n{}", debian.exim.report());
+    let bounce = String::from_utf8_lossy(&bounces[0]);
+    assert!(bounce.contains(&format!("mimeinject: {}", record.trim_end())), "{bounce}");
+    assert!(debian.exim.mainlog().contains("R=mimeinject_records"));
+
+    // The local delivery: no record, still deferred as before, and the filter says why.
+    assert!(!records.join(&local).exists(), "no record of a local delivery");
+    assert!(debian.exim.is_queued(&local), "{}", debian.exim.report());
+    let log = fs::read_to_string(debian.exim.filter_dir().join("filter.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains(&format!("{local}: --records: no record kept: "))),
+        "{log}"
+    );
+}
+
+#[test]
+fn debian_unsplit_permanent_failure_bounces() {
+    debian_permanent_failure_bounces(false);
+}
+
+#[test]
+fn debian_split_permanent_failure_bounces() {
+    debian_permanent_failure_bounces(true);
+}
