@@ -43,7 +43,8 @@ impl Setup {
                 .replace(exim.root().to_str().unwrap(), crate::support::exim::README_ROOT)
                 .replace(records.to_str().unwrap(), DOC_RECORDS);
             assert!(
-                readme::document("docs/exim.md").contains(&format!("transport_filter = {doc_line}")),
+                readme::document("docs/exim.md")
+                    .contains(&format!("transport_filter = {doc_line}")),
                 "docs/exim.md shows the filter line {doc_line}"
             );
             t.set("transport_filter", &with);
@@ -64,7 +65,9 @@ impl Setup {
             assert!(router.contains(line), "{router}");
             router = router.replace(line, &format!("MIMEINJECT_GIVE_UP = {seconds}"));
         }
-        exim.edit_config(|c| c.replacen("begin routers\n", &format!("begin routers\n\n{router}\n"), 1));
+        exim.edit_config(|c| {
+            c.replacen("begin routers\n", &format!("begin routers\n\n{router}\n"), 1)
+        });
         Setup { exim, sink }
     }
 
@@ -149,12 +152,17 @@ fn temporary_failure_is_delivered_once_fixed_and_its_record_removed() {
     // The records subcommand lists it, with the spool cross-checked.
     let dir = records_dir(&setup.exim);
     let spool = setup.exim.spool();
-    let (out, _) =
-        bin::run(&["records", "--dir", dir.to_str().unwrap(), "--spool", spool.to_str().unwrap()], b"");
+    let (out, _) = bin::run(
+        &["records", "--dir", dir.to_str().unwrap(), "--spool", spool.to_str().unwrap()],
+        b"",
+    );
     out.assert_success("mimeinject records");
     let listing = String::from_utf8(out.stdout).unwrap();
     let line = listing.lines().next().unwrap_or_default();
-    assert!(line.starts_with(&format!("{id} temporary ")) && line.contains("late.pdf"), "{listing}");
+    assert!(
+        line.starts_with(&format!("{id} temporary ")) && line.contains("late.pdf"),
+        "{listing}"
+    );
 
     let pdf = pseudo_random(7, 3_000);
     write_world_readable(&setup.exim.root(), "late.pdf", &pdf);
@@ -173,7 +181,8 @@ fn temporary_failure_is_given_up_after_the_configured_age() {
         return;
     }
     let setup = Setup::new(Some(2));
-    let id = setup.exim.submit(SENDER, &["user@example.test"], &message("path=\"never, ever.pdf\""));
+    let id =
+        setup.exim.submit(SENDER, &["user@example.test"], &message("path=\"never, ever.pdf\""));
     setup.exim.run_queue();
     assert!(setup.exim.is_queued(&id), "deferred while young\n{}", setup.exim.report());
     let record = setup.record(&id).expect("a record");
@@ -232,7 +241,11 @@ fn a_local_user_can_neither_forge_nor_read_a_record() {
         dir.display()
     ));
     assert_eq!(out.status.code(), Some(1), "the filter's own failure");
-    assert!(out.stdout.is_empty(), "nothing on stdout/stderr: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout/stderr: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(setup.record(forged), None, "no forged record");
     let read = as_nobody(&format!("cat {}/{id} || ls {}", dir.display(), dir.display()));
     assert!(!read.status.success(), "nobody cannot read a record");
@@ -330,11 +343,8 @@ fn debian_permanent_failure_bounces(split: bool) {
     let records = debian.exim.dir().join("records");
     let dir = records.to_str().unwrap();
     let script = readme::recipe("exim/records-dir.sh").replace(DOC_RECORDS, dir);
-    let out = support::run(
-        Command::new("sh").args(["-e", "-c", &script]),
-        b"",
-        Duration::from_secs(30),
-    );
+    let out =
+        support::run(Command::new("sh").args(["-e", "-c", &script]), b"", Duration::from_secs(30));
     out.assert_success("exim/records-dir.sh");
     // The guide's Debian steps first (the filter, with --records), then the router, then
     // `update-exim4.conf` again.

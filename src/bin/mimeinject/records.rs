@@ -61,11 +61,8 @@ pub fn line(class: Class, reason: &str) -> String {
         Class::Permanent => "permanent",
         _ => "temporary",
     };
-    let reason: String = reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(REASON_CHARS)
-        .collect();
+    let reason: String =
+        reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(REASON_CHARS).collect();
     format!("{class}: {}", reason.trim())
 }
 
