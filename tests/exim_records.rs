@@ -303,6 +303,23 @@ fn records_option_writes_and_removes_a_record() {
     assert!(names.is_empty(), "no temporary file left: {names:?}");
 }
 
+/// Signed mail with a stub is a permanent failure: its record says so.
+#[test]
+fn records_option_signed_mail_is_permanent() {
+    let dir = private_dir(0o700);
+    let id = "1xY7gw-0002WB-0L";
+    let signed = "From: a@example.test\nMIME-Version: 1.0\n\
+        Content-Type: multipart/signed; protocol=\"application/pgp-signature\"; boundary=\"s\"\n\n\
+        --s\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain\n\n\
+        Hello.\n--b1\nContent-Type: application/x-mimeinject; path=\"here.pdf\"\n\n--b1--\n\
+        --s\nContent-Type: application/pgp-signature\n\nsig\n--s--\n";
+    let args = ["--root", "/tmp", "--queue-id", id, "--records", dir.path().to_str().unwrap()];
+    let (out, _) = bin::run(&args, signed.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let record = fs::read_to_string(dir.path().join(id)).unwrap();
+    assert!(record.starts_with("permanent: signed message"), "{record:?}");
+}
+
 #[test]
 fn records_option_refuses_a_shared_directory_without_changing_the_outcome() {
     // Group or other access: no record, same exit status, nothing on stdout.
@@ -320,6 +337,15 @@ fn records_option_refuses_a_shared_directory_without_changing_the_outcome() {
 
 #[test]
 fn records_needs_queue_id_and_prune_needs_spool() {
+    let help = support::run(
+        Command::new(bin::path()).args(["deliver", "--help"]),
+        b"",
+        Duration::from_secs(30),
+    );
+    help.assert_success("deliver --help");
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("--records"), "not deliver's");
+    let (help, _) = bin::run(&["--help"], b"");
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--records <DIR>"));
     let (out, _) = bin::run(&["--root", "/tmp", "--records", "/tmp"], b"");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("required"), "a usage error");

@@ -93,6 +93,8 @@ pub enum Command {
     /// enhanced status code when the message is refused for good or by the next hop.
     #[command(mut_arg("failure_exit_code", |a| a.default_value(DELIVER_FAILURE)))]
     #[command(mut_arg("permanent_exit_code", |a| a.default_value(DELIVER_PERMANENT)))]
+    // Postfix bounces by itself: `--records` is exim's, and `deliver` keeps none.
+    #[command(mut_arg("records", |a| a.hide(true)))]
     Deliver(Box<DeliverArgs>),
     /// Encodes a file (or stdin) as MIME base64 in 76-column lines, like `base64 -w 76`.
     Encode {
@@ -205,7 +207,8 @@ pub struct FilterArgs {
     /// exim: on failure, writes the reason to DIR/ID (ID is --queue-id), one line
     /// `permanent: REASON` or `temporary: REASON`, for the router of docs/exim.md to bounce the
     /// message with; on success removes it. DIR must be owned by the filter's user, mode 0700,
-    /// else no record is written (a warning is logged); the exit status never changes.
+    /// else no record is written (a warning is logged); the exit status never changes. For
+    /// the filter only (`deliver` keeps no records: Postfix bounces by itself).
     #[arg(long, value_name = "DIR", requires = "queue_id")]
     pub records: Option<PathBuf>,
 
