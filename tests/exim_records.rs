@@ -184,8 +184,11 @@ fn temporary_failure_is_given_up_after_the_configured_age() {
         return;
     }
     let setup = Setup::new(Some(2));
-    let id =
-        setup.exim.submit(SENDER, &["user@example.test"], &message("path=\"never, ever.pdf\""));
+    let id = setup.exim.submit(
+        SENDER,
+        &["user@example.test"],
+        &message("path=\"never, :blackhole: $h_to: ever.pdf\""),
+    );
     setup.exim.run_queue();
     assert!(setup.exim.is_queued(&id), "deferred while young\n{}", setup.exim.report());
     let record = setup.record(&id).expect("a record");
@@ -195,10 +198,13 @@ fn temporary_failure_is_given_up_after_the_configured_age() {
     let bounces = setup.delivered(SENDER);
     assert_eq!(bounces.len(), 1, "one bounce\n{}", setup.exim.report());
     let bounce = String::from_utf8_lossy(&bounces[0]);
-    // The whole line, commas and quotes included (exim takes the rest of the item after
-    // `:fail:` as the message).
+    // The whole line, quotes, a comma, `:blackhole:` and `$` included: exim takes the rest of
+    // the item after `:fail:` as the message, and does not expand readfile's text again.
     let reason = record.trim_end();
-    assert!(reason.starts_with("temporary: ") && reason.contains("never, ever.pdf"), "{reason}");
+    assert!(
+        reason.starts_with("temporary: ") && reason.contains("never, :blackhole: $h_to: ever.pdf"),
+        "{reason}"
+    );
     // exim folds a long reason over lines: compare the words.
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let expected = words(&format!("mimeinject: {reason}"));
