@@ -163,7 +163,7 @@ pub(crate) struct Debian {
     pub(crate) exim: Exim,
     /// The copy of /etc/exim4.
     pub(crate) etc: PathBuf,
-    pub(crate) sink: SmtpSink,
+    sink: SmtpSink,
     settings: Settings,
 }
 
