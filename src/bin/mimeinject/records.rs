@@ -57,13 +57,9 @@ fn private_dir(dir: &Path) -> Result<(), String> {
 /// The record's one line: `permanent: REASON` or `temporary: REASON`, control characters
 /// made spaces, at most [`REASON_CHARS`] characters of reason.
 pub fn line(class: Class, reason: &str) -> String {
-    let class = match class {
-        Class::Permanent => "permanent",
-        _ => "temporary",
-    };
     let reason: String =
         reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(REASON_CHARS).collect();
-    format!("{class}: {}", reason.trim())
+    format!("{}: {}", class.as_str(), reason.trim())
 }
 
 /// Writes the record of a failed run: `DIR/ID`, replaced whole (a temporary file renamed).
