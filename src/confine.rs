@@ -32,7 +32,7 @@ use std::os::raw::c_int;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use crate::error::Class;
+use crate::class::Class;
 
 /// Longest path accepted, in bytes (Linux `PATH_MAX`).
 pub(crate) const MAX_PATH_LEN: usize = 4096;

@@ -123,6 +123,7 @@ the library has no exit codes.
 #![deny(missing_docs)]
 
 pub mod chain;
+mod class;
 pub mod config;
 mod confine;
 pub mod driver;

@@ -53,8 +53,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::class::Class;
 use crate::confine::{self, Resolver};
-use crate::error::Class;
 
 /// An opened attachment: its size at open time and a reader over its bytes.
 pub struct Opened {
