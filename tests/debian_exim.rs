@@ -1040,3 +1040,115 @@ fn debian_unsplit_local_mail_spool() {
 fn debian_split_local_maildir_home() {
     local_delivery(Settings { split: true, configtype: "local", localdelivery: "maildir_home" });
 }
+
+/// The guard (docs/exim.md): with the filter only on the remote transports, `mail_spool`
+/// and the pipes get the guard, and a message that still holds a placeholder is deferred
+/// there, before anything is written to the mailbox or the command; ordinary mail goes
+/// through. The pipe is `address_pipe`, reached through a pipe in the aliases file.
+#[test]
+fn debian_guard_defers_a_placeholder_on_transports_without_the_filter() {
+    if should_skip() {
+        return;
+    }
+    let debian =
+        Debian::new(Settings { split: false, configtype: "internet", localdelivery: "mail_spool" });
+    debian.activate("remote_smtp remote_smtp_smarthost");
+    for transport in ["mail_spool", "address_pipe", "procmail_pipe", "address_reply"] {
+        let bp = debian.exim.exim(&["-bP", "transport", transport], b"");
+        let text = String::from_utf8_lossy(&bp.stdout).into_owned();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("message_size_limit = ") && l.contains("x-mimeinject")),
+            "{transport}: the guard\n{text}"
+        );
+        assert!(
+            text.contains("\ntransport_filter = \n") || !text.contains("mimeinject --root"),
+            "{transport}: no filter\n{text}"
+        );
+    }
+    sample_root(&debian);
+    // Only the test does this: a pipe in an aliases file of its own, run as the exim user.
+    let pipe_dir = debian.exim.dir().join("pipe");
+    fs::create_dir(&pipe_dir).unwrap();
+    fs::set_permissions(&pipe_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let piped = pipe_dir.join("out");
+    let aliases = debian.exim.dir().join("aliases");
+    fs::write(&aliases, format!("piped: |/usr/bin/tee -a {}\n", piped.display())).unwrap();
+    debian.exim.edit_config(|text| {
+        let lookup = "lsearch{/etc/aliases}";
+        assert!(text.contains(lookup), "Debian's system_aliases router");
+        let macros = format!(
+            "SYSTEM_ALIASES_PIPE_TRANSPORT = address_pipe\nSYSTEM_ALIASES_USER = {}\n",
+            crate::support::exim::EXIM_USER
+        );
+        macros + &text.replace(lookup, &format!("lsearch{{{}}}", aliases.display()))
+    });
+    let local = format!("daemon@{LOCAL_DOMAIN}");
+    let pipe = format!("piped@{LOCAL_DOMAIN}");
+    assert_eq!(debian.route(&local).1, "mail_spool");
+    let bt = debian.exim.exim(&["-bt", &pipe], b"");
+    assert!(String::from_utf8_lossy(&bt.stdout).contains("transport = address_pipe"), "{bt:?}");
+
+    let report = || debian.exim.report();
+    for (rcpt, transport) in [(&local, "mail_spool"), (&pipe, "address_pipe")] {
+        let id = debian.exim.submit(SENDER, &[rcpt], &message("invoice.eml"));
+        debian.exim.deliver(&id);
+        assert!(debian.exim.is_queued(&id), "{rcpt}: deferred\n{}", report());
+        let mainlog = debian.exim.mainlog();
+        let defer = mainlog
+            .lines()
+            .find(|l| l.contains(&format!("{id} == ")) && l.contains(rcpt.as_str()))
+            .unwrap_or_else(|| panic!("{rcpt}: a defer line\n{}", report()));
+        assert!(defer.contains(&format!("T={transport} defer")), "{defer}");
+        let why = "integer expected but \"unexpanded-mimeinject-placeholder\" found";
+        assert!(defer.contains(why), "{defer}");
+        assert!(
+            support::readme::document("docs/exim.md").contains(&format!("transport: {why}")),
+            "the guide shows the line"
+        );
+    }
+    assert!(debian.mailbox("daemon").is_empty(), "nothing in the mailbox\n{}", report());
+    assert!(!piped.exists(), "nothing reached the command\n{}", report());
+
+    // Ordinary mail goes through both.
+    let id = debian.exim.submit(SENDER, &[&local, &pipe], &message("plain.eml"));
+    debian.exim.deliver(&id);
+    assert!(!debian.exim.is_queued(&id), "delivered\n{}", report());
+    assert_eq!(debian.mailbox("daemon").len(), 1, "{}", report());
+    let out = fs::read_to_string(&piped).unwrap();
+    assert!(out.contains("Subject: No placeholder here"), "{out}");
+}
+
+/// Running the add-filter step again with another `FILTER` (here with `--key-file` added, as
+/// the guide says for local users) replaces the filter line: one filter per transport, the
+/// new one.
+#[test]
+fn debian_add_filter_again_updates_the_filter_line() {
+    if should_skip() {
+        return;
+    }
+    let debian = Debian::new(Settings {
+        split: true,
+        configtype: "internet",
+        localdelivery: "maildir_home",
+    });
+    debian.activate("");
+    let filters = |transport: &str| -> Vec<String> {
+        let bp = debian.exim.exim(&["-bP", "transport", transport], b"");
+        let text = String::from_utf8_lossy(&bp.stdout).into_owned();
+        text.lines().filter(|l| l.starts_with("transport_filter = ")).map(str::to_string).collect()
+    };
+    for transport in ["remote_smtp", "maildir_home", "mail_spool"] {
+        let got = filters(transport);
+        assert!(got.len() == 1 && !got[0].contains("--key-file"), "{transport}: {got:?}");
+    }
+    fs::remove_file(debian.exim.dir().join("restarts")).unwrap();
+    debian.activate_with("", &debian.key_file_argument());
+    let split =
+        fs::read_to_string(debian.etc.join("conf.d/transport/30_exim4-config_maildir_home"));
+    assert_eq!(split.unwrap().matches("transport_filter = ").count(), 1);
+    for transport in ["remote_smtp", "maildir_home", "mail_spool", "address_file"] {
+        let got = filters(transport);
+        assert!(got.len() == 1 && got[0].contains("--key-file"), "{transport}: {got:?}");
+    }
+}
