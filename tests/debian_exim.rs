@@ -1009,13 +1009,31 @@ fn local_delivery(settings: Settings) {
 
     // A local user writes a stub naming daemon's file, without the key.
     let forged = debian.exim.submit(SENDER, &[rcpts[0]], &message("per-recipient.eml"));
-    debian.exim.deliver(&forged);
+    let dev_log = DevLog::new();
+    match &dev_log {
+        Some(dev_log) => drop(dev_log.deliver(&debian.exim, &forged)),
+        None => drop(debian.exim.deliver(&forged)),
+    }
     assert!(debian.exim.is_queued(&forged), "held\n{}", report());
     assert_eq!(debian.mailbox("daemon").len(), 1, "nothing more delivered\n{}", report());
     let lines = debian.filter_log_lines();
     let reason: Vec<&String> =
         lines[lines_before..].iter().filter(|l| l.contains(&format!("]: {forged}: "))).collect();
     assert!(reason.len() == 1 && reason[0].contains("sig"), "the reason in the log: {lines:?}");
+    // The same line in syslog, facility mail, level err (<19>), as `mimeinject`: what
+    // `journalctl -t mimeinject` shows (docs/exim.md).
+    if let Some(dev_log) = dev_log {
+        let syslog = dev_log.lines();
+        let text = reason[0].split_once("]: ").unwrap().1;
+        assert!(
+            syslog
+                .iter()
+                .any(|l| l.starts_with("<19>") && l.contains(" mimeinject[") && l.ends_with(text)),
+            "{text:?} in syslog: {syslog:?}"
+        );
+        let doc = support::readme::document("docs/exim.md");
+        assert!(doc.contains("`journalctl -t mimeinject`"), "the guide names the journal");
+    }
     assert!(
         debian
             .exim
@@ -1150,5 +1168,81 @@ fn debian_add_filter_again_updates_the_filter_line() {
     for transport in ["remote_smtp", "maildir_home", "mail_spool", "address_file"] {
         let got = filters(transport);
         assert!(got.len() == 1 && got[0].contains("--key-file"), "{transport}: {got:?}");
+    }
+}
+
+/// Binds `$2` over `/dev/log` in a new mount namespace, then runs the rest: a tmpfs covers
+/// `/dev` (the host may have no `/dev/log`), with the device nodes exim needs bound back in.
+const DEV_LOG_SH: &str = r#"set -e
+dir=$1 sock=$2
+shift 2
+mount --make-rprivate /
+mkdir -p "$dir/realdev"
+mount --rbind /dev "$dir/realdev"
+mount -t tmpfs -o mode=755 mimeinject-test-dev /dev
+for n in null zero full random urandom; do
+    : > "/dev/$n"
+    mount --bind "$dir/realdev/$n" "/dev/$n"
+done
+ln -s /proc/self/fd /dev/fd
+: > /dev/log
+mount --bind "$sock" /dev/log
+exec "$@"
+"#;
+
+/// A socket that stands for `/dev/log` (journald's, or rsyslog's where it is installed)
+/// while exim delivers in a private mount namespace: what the filter sends to syslog.
+struct DevLog {
+    dir: tempfile::TempDir,
+    socket: std::os::unix::net::UnixDatagram,
+}
+
+impl DevLog {
+    /// `None` (after the skip line) where `unshare -m` is not permitted.
+    fn new() -> Option<DevLog> {
+        let works = Command::new("unshare")
+            .args(["-m", "true"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if support::should_skip((!works).then(|| "`unshare -m` is not permitted here".into())) {
+            return None;
+        }
+        let dir = tempfile::Builder::new().prefix("mimeinject-devlog-").tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("log.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        // Any filter process (a recipient's, Debian-exim's) may send, as to /dev/log.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        Some(DevLog { dir, socket })
+    }
+
+    /// `exim -M id` with this socket as `/dev/log`.
+    fn deliver(&self, exim: &Exim, id: &str) -> Output {
+        run(
+            Command::new("unshare")
+                .args(["-m", "sh", "-c", DEV_LOG_SH, "sh"])
+                .arg(self.dir.path())
+                .arg(self.dir.path().join("log.sock"))
+                .args([EXIM, "-C"])
+                .arg(exim.conf())
+                .args(["-M", id])
+                .current_dir(exim.dir())
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            b"",
+            Duration::from_secs(120),
+        )
+    }
+
+    /// The datagrams received so far.
+    fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0; 65536];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        out
     }
 }
