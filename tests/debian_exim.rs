@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use crate::bin::testdata;
 use crate::support::exim::{
-    self as harness, filter_program, id_of, Exim, Transport, EXIM, README_BINARY, README_ROOT,
+    self as harness, filter_program, id_of, Exim, Transport, EXIM, EXIM_USER, README_BINARY,
+    README_ROOT,
 };
 use crate::support::readme::recipe;
 use crate::support::smtp_sink::SmtpSink;
@@ -60,9 +61,19 @@ const SENDER: &str = "app@example.test";
 const LOCAL_USERS: [&str; 2] = ["daemon", "bin"];
 
 fn should_skip() -> bool {
-    let missing = harness::missing().or_else(|| {
-        (!Path::new(UPDATE).exists()).then(|| "update-exim4.conf (exim4-config) missing".into())
-    });
+    let missing = harness::missing()
+        .or_else(|| {
+            (!Path::new(UPDATE).exists()).then(|| "update-exim4.conf (exim4-config) missing".into())
+        })
+        .or_else(|| {
+            // Deliveries run in a mount namespace of their own (`Debian::exim_in`).
+            let works = Command::new("unshare")
+                .args(["-m", "true"])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            (!works).then(|| "`unshare -m` is not permitted here (needs root)".into())
+        });
     support::should_skip(missing)
 }
 
@@ -209,7 +220,12 @@ impl Debian {
         std::os::unix::fs::chown(&spool, Some(0), Some(mail_gid())).unwrap();
         fs::set_permissions(&spool, fs::Permissions::from_mode(0o2775)).unwrap();
         // The guide's root, key and log, as its exim/debian-layout.sh makes them.
-        let layout = debian.paths(&recipe("exim/debian-layout.sh"));
+        // `adduser Debian-exim mail` would change this machine's groups: the test's exim
+        // runs with a copy of /etc/group that has it instead (see `Debian::exim_in`).
+        let layout = recipe("exim/debian-layout.sh");
+        let adduser = "adduser Debian-exim mail\n";
+        assert!(layout.contains(adduser), "the layout recipe has {adduser:?}");
+        let layout = debian.paths(&layout.replace(adduser, ": adduser\n"));
         let out = run(
             Command::new("sh")
                 .arg("-c")
@@ -397,6 +413,7 @@ exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
         let added = |l: &&str| {
             *l == "  max_rcpt = 1"
                 || *l == "  group = mail"
+                || *l == "  initgroups = true"
                 || l.starts_with("  transport_filter = ")
                 || l.starts_with("  message_size_limit = ")
         };
@@ -552,7 +569,7 @@ fn remote_delivery(settings: Settings, transport: &str) {
     let invoice = debian.exim.submit(SENDER, &["customer@example.test"], &message("invoice.eml"));
     let two = ["user@example.test", "other@example.test"];
     let statements = debian.exim.submit(SENDER, &two, &message("per-recipient.eml"));
-    debian.exim.run_queue();
+    debian.run_queue();
 
     let report =
         || format!("{}\nfilter log: {:?}", debian.exim.report(), debian.filter_log_lines());
@@ -612,7 +629,7 @@ fn maildir_home(split: bool) {
     let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
     assert_eq!(debian.route(rcpts[0]).1, "maildir_home");
     let id = debian.exim.submit(SENDER, &rcpts, &message("per-recipient.eml"));
-    debian.exim.deliver(&id);
+    debian.deliver(&id);
 
     let report =
         || format!("{}\nfilter log: {:?}", debian.exim.report(), debian.filter_log_lines());
@@ -709,7 +726,7 @@ fn debian_remote_routers_set_no_local_part_data() {
         let extra = " --var at=$local_part_data@$domain_data";
         debian.activate_with("", extra);
         let id = debian.exim.submit(SENDER, &["user@example.test"], &message("plain.eml"));
-        debian.exim.deliver(&id);
+        debian.deliver(&id);
         assert!(debian.exim.is_queued(&id), "{configtype}: deferred\n{}", debian.exim.report());
         assert!(debian.exim.mainlog().contains(&format!("T={transport} defer (-24)")));
         // Unlike appendfile, the smtp transport's failed filter is no panic (docs/exim.md).
@@ -770,7 +787,7 @@ fn debian_pasted_transport_is_ignored_or_breaks() {
             assert!(!generated.contains("--root /nonexistent"), "the conf.d file is ignored");
             sample_root(&debian);
             let id = debian.exim.submit(SENDER, &["user@example.test"], &message("invoice.eml"));
-            debian.exim.deliver(&id);
+            debian.deliver(&id);
             let got = debian.received("user@example.test");
             assert_eq!(got.len(), 1, "delivered unfiltered\n{}", debian.exim.report());
             assert!(
@@ -784,7 +801,9 @@ fn debian_pasted_transport_is_ignored_or_breaks() {
 /// Debian's DKIM macros (the guide's `exim/debian-dkim.macros`, in
 /// `conf.d/main/000_localmacros` of the split configuration): `remote_smtp` signs what the
 /// filter wrote, the signature verifies at the receiver and the attachment is the file;
-/// `remote_smtp_smarthost` reads no DKIM macro.
+/// `remote_smtp_smarthost` reads no DKIM macro. The key is readable through group
+/// `Debian-exim` only (as Debian's `passwd.client` is): the guide's smtp transports keep that
+/// group (`initgroups`, not `group = mail`), or exim would send the message unsigned.
 #[test]
 fn debian_dkim_macros_sign_the_filtered_message() {
     if should_skip() || support::should_skip(dkim::missing()) {
@@ -812,7 +831,7 @@ fn debian_dkim_macros_sign_the_filtered_message() {
 
     sample_root(&debian);
     let id = debian.exim.submit(SENDER, &["customer@example.test"], &message("invoice.eml"));
-    debian.exim.deliver(&id);
+    debian.deliver(&id);
     let messages = debian.sink.messages();
     assert_eq!(messages.len(), 1, "{}", debian.exim.report());
     let verdicts = key.verify(&messages[0].message, REMOTE_DOMAIN, "mail2026");
@@ -974,7 +993,7 @@ fn local_delivery(settings: Settings) {
     assert_eq!(debian.route(rcpts[0]).1, transport);
 
     let id = debian.exim.submit(SENDER, &rcpts, &signed_message(&debian));
-    debian.exim.deliver(&id);
+    debian.deliver(&id);
     let report =
         || format!("{}\nfilter log: {:?}", debian.exim.report(), debian.filter_log_lines());
     assert!(!debian.exim.is_queued(&id), "delivered\n{}", report());
@@ -1011,8 +1030,8 @@ fn local_delivery(settings: Settings) {
     let forged = debian.exim.submit(SENDER, &[rcpts[0]], &message("per-recipient.eml"));
     let dev_log = DevLog::new();
     match &dev_log {
-        Some(dev_log) => drop(dev_log.deliver(&debian.exim, &forged)),
-        None => drop(debian.exim.deliver(&forged)),
+        Some(dev_log) => drop(debian.deliver_with(&forged, Some(dev_log))),
+        None => drop(debian.deliver(&forged)),
     }
     assert!(debian.exim.is_queued(&forged), "held\n{}", report());
     assert_eq!(debian.mailbox("daemon").len(), 1, "nothing more delivered\n{}", report());
@@ -1113,7 +1132,7 @@ fn debian_guard_defers_a_placeholder_on_transports_without_the_filter() {
         assert!(text.contains(lookup), "Debian's system_aliases router");
         let macros = format!(
             "SYSTEM_ALIASES_PIPE_TRANSPORT = address_pipe\nSYSTEM_ALIASES_USER = {}\n",
-            crate::support::exim::EXIM_USER
+            EXIM_USER
         );
         macros + &text.replace(lookup, &format!("lsearch{{{}}}", aliases.display()))
     });
@@ -1126,7 +1145,7 @@ fn debian_guard_defers_a_placeholder_on_transports_without_the_filter() {
     let report = || debian.exim.report();
     for (rcpt, transport) in [(&local, "mail_spool"), (&pipe, "address_pipe")] {
         let id = debian.exim.submit(SENDER, &[rcpt], &message("invoice.eml"));
-        debian.exim.deliver(&id);
+        debian.deliver(&id);
         assert!(debian.exim.is_queued(&id), "{rcpt}: deferred\n{}", report());
         let mainlog = debian.exim.mainlog();
         let defer = mainlog
@@ -1146,7 +1165,7 @@ fn debian_guard_defers_a_placeholder_on_transports_without_the_filter() {
 
     // Ordinary mail goes through both.
     let id = debian.exim.submit(SENDER, &[&local, &pipe], &message("plain.eml"));
-    debian.exim.deliver(&id);
+    debian.deliver(&id);
     assert!(!debian.exim.is_queued(&id), "delivered\n{}", report());
     assert_eq!(debian.mailbox("daemon").len(), 1, "{}", report());
     let out = fs::read_to_string(&piped).unwrap();
@@ -1187,12 +1206,15 @@ fn debian_add_filter_again_updates_the_filter_line() {
     }
 }
 
-/// Binds `$2` over `/dev/log` in a new mount namespace, then runs the rest: a tmpfs covers
-/// `/dev` (the host may have no `/dev/log`), with the device nodes exim needs bound back in.
-const DEV_LOG_SH: &str = r#"set -e
-dir=$1 sock=$2
-shift 2
+/// In a new mount namespace, binds `$1` over /etc/group and, unless `$3` is empty, socket `$3`
+/// over `/dev/log` (a tmpfs covers `/dev`, as the host may have no `/dev/log`, with the
+/// device nodes exim needs bound back in; `$2` is a directory to work in); then runs the rest.
+const NAMESPACE_SH: &str = r#"set -e
+group=$1 dir=$2 sock=$3
+shift 3
 mount --make-rprivate /
+mount --bind "$group" /etc/group
+[ -n "$sock" ] || exec "$@"
 mkdir -p "$dir/realdev"
 mount --rbind /dev "$dir/realdev"
 mount -t tmpfs -o mode=755 mimeinject-test-dev /dev
@@ -1234,22 +1256,8 @@ impl DevLog {
         Some(DevLog { dir, socket })
     }
 
-    /// `exim -M id` with this socket as `/dev/log`.
-    fn deliver(&self, exim: &Exim, id: &str) -> Output {
-        run(
-            Command::new("unshare")
-                .args(["-m", "sh", "-c", DEV_LOG_SH, "sh"])
-                .arg(self.dir.path())
-                .arg(self.dir.path().join("log.sock"))
-                .args([EXIM, "-C"])
-                .arg(exim.conf())
-                .args(["-M", id])
-                .current_dir(exim.dir())
-                .env_clear()
-                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-            b"",
-            Duration::from_secs(120),
-        )
+    fn socket_path(&self) -> PathBuf {
+        self.dir.path().join("log.sock")
     }
 
     /// The datagrams received so far.
@@ -1260,5 +1268,69 @@ impl DevLog {
             out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }
         out
+    }
+}
+
+impl Debian {
+    /// This machine's /etc/group with `Debian-exim` added to group `mail`, as the guide's
+    /// `adduser Debian-exim mail` does.
+    fn group_file(&self) -> PathBuf {
+        let path = self.exim.dir().join("group");
+        if !path.exists() {
+            let mut out = String::new();
+            for line in fs::read_to_string("/etc/group").unwrap().lines() {
+                let mut fields: Vec<String> = line.split(':').map(str::to_string).collect();
+                if fields.len() == 4 && fields[0] == "mail" {
+                    let mut members: Vec<&str> =
+                        fields[3].split(',').filter(|m| !m.is_empty()).collect();
+                    members.push(EXIM_USER);
+                    fields[3] = members.join(",");
+                }
+                out.push_str(&fields.join(":"));
+                out.push('\n');
+            }
+            assert!(out.contains(&format!("mail:x:{}:", mail_gid())), "{out}");
+            fs::write(&path, out).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        path
+    }
+
+    /// Runs this instance's exim with `args` where `Debian-exim` is in group `mail` (a
+    /// private mount namespace whose /etc/group is [`group_file`](Self::group_file)), and
+    /// `/dev/log` is `dev_log`'s socket when it is given.
+    fn exim_in(&self, args: &[&str], dev_log: Option<&DevLog>) -> Output {
+        let sock = dev_log.map(DevLog::socket_path).unwrap_or_default();
+        let work = self.exim.dir().join("namespace");
+        fs::create_dir_all(&work).unwrap();
+        run(
+            Command::new("unshare")
+                .args(["-m", "sh", "-c", NAMESPACE_SH, "sh"])
+                .arg(self.group_file())
+                .arg(&work)
+                .arg(sock)
+                .args([EXIM, "-C"])
+                .arg(self.exim.conf())
+                .args(args)
+                .current_dir(self.exim.dir())
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            b"",
+            Duration::from_secs(120),
+        )
+    }
+
+    /// `exim -M id` (see [`exim_in`](Self::exim_in)).
+    fn deliver(&self, id: &str) -> Output {
+        self.deliver_with(id, None)
+    }
+
+    fn deliver_with(&self, id: &str, dev_log: Option<&DevLog>) -> Output {
+        self.exim_in(&["-M", id], dev_log)
+    }
+
+    /// `exim -qff` (see [`exim_in`](Self::exim_in)).
+    fn run_queue(&self) -> Output {
+        self.exim_in(&["-qff"], None)
     }
 }

@@ -55,11 +55,8 @@ impl Key {
         );
         out.assert_success("openssl rsa -pubout");
         let public_b64 = base64_simd::STANDARD.encode_to_string(&out.stdout);
-        // Owned by the exim user, so that a transport running with another group (Debian's
-        // transports with the guide's `group = mail`) reads it too.
-        let uid = id_of("-u", EXIM_USER).expect("uid of the exim user");
         let gid = id_of("-g", EXIM_USER).expect("gid of the exim user");
-        std::os::unix::fs::chown(&private, Some(uid), Some(gid)).unwrap();
+        std::os::unix::fs::chown(&private, Some(0), Some(gid)).unwrap();
         fs::set_permissions(&private, fs::Permissions::from_mode(0o640)).unwrap();
         Key { private, public_b64 }
     }
