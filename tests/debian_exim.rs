@@ -13,8 +13,11 @@
 //! (`maildir_home`).
 //!
 //! What the test adds that an administrator would not is in [`private_settings`]: its own
-//! spool, logs, `CONFDIR` and maildir location. /etc/exim4, the system's spool and any exim
-//! daemon are never touched.
+//! spool, logs, `CONFDIR` and maildir location; `mail_spool` writes to the instance's
+//! directory instead of /var/mail. The layout recipe's `adduser Debian-exim mail` is not run:
+//! exim delivers in a private mount namespace whose /etc/group has that membership (and,
+//! where a test reads syslog, whose `/dev/log` is the test's socket). /etc/exim4, /etc/group,
+//! the system's spool and any exim daemon are never touched.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
