@@ -1337,3 +1337,41 @@ impl Debian {
         self.exim_in(&["-qff"], None)
     }
 }
+
+/// With no arguments the add-filter step also covers `address_file`: a file named in the
+/// aliases file receives the message with its attachment, not the stub. (The aliases file
+/// and the macros that let it name files are the test's.)
+#[test]
+fn debian_address_file_gets_the_filter() {
+    if should_skip() {
+        return;
+    }
+    let debian =
+        Debian::new(Settings { split: true, configtype: "internet", localdelivery: "mail_spool" });
+    debian.activate("");
+    sample_root(&debian);
+    let saved_dir = debian.exim.dir().join("saved");
+    fs::create_dir(&saved_dir).unwrap();
+    fs::set_permissions(&saved_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let saved = saved_dir.join("mbox");
+    let aliases = debian.exim.dir().join("aliases");
+    fs::write(&aliases, format!("saved: {}\n", saved.display())).unwrap();
+    debian.exim.edit_config(|text| {
+        let lookup = "lsearch{/etc/aliases}";
+        assert!(text.contains(lookup), "Debian's system_aliases router");
+        let macros = format!(
+            "SYSTEM_ALIASES_FILE_TRANSPORT = address_file\nSYSTEM_ALIASES_USER = {EXIM_USER}\n"
+        );
+        macros + &text.replace(lookup, &format!("lsearch{{{}}}", aliases.display()))
+    });
+    let rcpt = format!("saved@{LOCAL_DOMAIN}");
+    let bt = debian.exim.exim(&["-bt", &rcpt], b"");
+    assert!(String::from_utf8_lossy(&bt.stdout).contains("transport = address_file"), "{bt:?}");
+    let id = debian.exim.submit(SENDER, &[&rcpt], &message("invoice.eml"));
+    debian.deliver(&id);
+    assert!(!debian.exim.is_queued(&id), "delivered\n{}", debian.exim.report());
+    let got = fs::read(&saved).unwrap();
+    assert!(!support::contains(&got, b"application/x-mimeinject"), "no stub");
+    let pdf = fs::read(testdata().join("files/invoices/inv-42.pdf")).unwrap();
+    assert!(attachment(&got, "Invoice 42.pdf") == pdf, "the invoice");
+}
