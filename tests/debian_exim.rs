@@ -1046,6 +1046,7 @@ fn local_delivery(settings: Settings) {
     // `journalctl -t mimeinject` shows (docs/exim.md).
     if let Some(dev_log) = dev_log {
         let syslog = dev_log.lines();
+        eprintln!("{transport}: sent to /dev/log: {syslog:?}");
         let text = reason[0].split_once("]: ").unwrap().1;
         assert!(
             syslog
