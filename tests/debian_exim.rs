@@ -63,7 +63,7 @@ const SENDER: &str = "app@example.test";
 /// `maildir_home` (Debian's `local_user` router checks the user exists).
 const LOCAL_USERS: [&str; 2] = ["daemon", "bin"];
 
-fn should_skip() -> bool {
+pub(crate) fn should_skip() -> bool {
     let missing = harness::missing()
         .or_else(|| {
             (!Path::new(UPDATE).exists()).then(|| "update-exim4.conf (exim4-config) missing".into())
@@ -154,13 +154,13 @@ fn download_stock() -> PathBuf {
 
 /// How a case sets up Debian's configuration (`update-exim4.conf.conf`).
 #[derive(Clone, Copy, Debug)]
-struct Settings {
+pub(crate) struct Settings {
     /// `dc_use_split_config`.
-    split: bool,
+    pub(crate) split: bool,
     /// `dc_eximconfig_configtype`.
-    configtype: &'static str,
+    pub(crate) configtype: &'static str,
     /// `dc_localdelivery`.
-    localdelivery: &'static str,
+    pub(crate) localdelivery: &'static str,
 }
 
 /// How the activation recipe's `invoke-rc.d` behaves in a test.
@@ -183,10 +183,10 @@ fn policy_denies() -> bool {
 
 /// One Debian configuration in a private exim instance, with the sink its remote mail goes
 /// to.
-struct Debian {
-    exim: Exim,
+pub(crate) struct Debian {
+    pub(crate) exim: Exim,
     /// The copy of /etc/exim4.
-    etc: PathBuf,
+    pub(crate) etc: PathBuf,
     sink: SmtpSink,
     settings: Settings,
 }
@@ -194,7 +194,7 @@ struct Debian {
 impl Debian {
     /// The stock configuration, copied, with `settings`; remote mail goes to a new sink
     /// (through `dc_smarthost`, and for `internet` through `hubbed_hosts`).
-    fn new(settings: Settings) -> Debian {
+    pub(crate) fn new(settings: Settings) -> Debian {
         let exim = Exim::layout(Transport::Maildir);
         let sink = SmtpSink::start();
         let etc = exim.dir().join("etc-exim4");
@@ -347,7 +347,7 @@ dc_localdelivery='{localdelivery}'
     }
 
     /// [`activate`](Self::activate), with `extra_args` added to mimeinject's arguments.
-    fn activate_with(&self, only: &str, extra_args: &str) -> Output {
+    pub(crate) fn activate_with(&self, only: &str, extra_args: &str) -> Output {
         let out = self.run_activation(only, extra_args, Restart::Recorded);
         out.assert_success("the guide's exim/debian-activate.sh");
         self.assert_only_lines_added(only);
@@ -470,7 +470,7 @@ exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
     }
 
     /// The messages the sink received for `address`, each in its own transaction.
-    fn received(&self, address: &str) -> Vec<Vec<u8>> {
+    pub(crate) fn received(&self, address: &str) -> Vec<Vec<u8>> {
         let messages = self.sink.messages();
         let mine = messages.iter().filter(|m| m.rcpt_to.iter().any(|r| r == address));
         let mut out = Vec::new();
@@ -1325,7 +1325,7 @@ impl Debian {
     }
 
     /// `exim -M id` (see [`exim_in`](Self::exim_in)).
-    fn deliver(&self, id: &str) -> Output {
+    pub(crate) fn deliver(&self, id: &str) -> Output {
         self.deliver_with(id, None)
     }
 
@@ -1334,7 +1334,7 @@ impl Debian {
     }
 
     /// `exim -qff` (see [`exim_in`](Self::exim_in)).
-    fn run_queue(&self) -> Output {
+    pub(crate) fn run_queue(&self) -> Output {
         self.exim_in(&["-qff"], None)
     }
 }

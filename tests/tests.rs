@@ -30,6 +30,9 @@ mod per_recipient;
 // End to end through a real exim: maildir and SMTP delivery.
 #[cfg(feature = "cli")]
 mod exim;
+// `--records` and the records router: exim bounces a refused message with mimeinject's reason.
+#[cfg(feature = "cli")]
+mod exim_records;
 // Debian's exim4 configuration, set up from the guide's own steps (docs/exim.md).
 #[cfg(feature = "cli")]
 mod debian_exim;

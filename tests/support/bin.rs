@@ -32,7 +32,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// The binary with `args`, an empty environment, and `--no-syslog` for the filter.
 pub fn command(args: &[&str]) -> Command {
     // Subcommands other than the filter never use syslog, and take no --no-syslog.
-    const SUBCOMMANDS: &[&str] = &["check", "sign", "stub", "encode", "man", "completions", "help"];
+    const SUBCOMMANDS: &[&str] =
+        &["check", "sign", "stub", "encode", "man", "completions", "help", "records"];
     let filter = !matches!(args.first(), Some(a) if SUBCOMMANDS.contains(a));
     let mut cmd = Command::new(path());
     // First, so that it stays an option when `args` end in `-- RECIPIENT...`.

@@ -64,6 +64,20 @@ pub enum Command {
         #[command(flatten)]
         stub: StubArgs,
     },
+    /// Lists the records of --records DIR: one line per failed message, `ID CLASS AGE
+    /// REASON` (CLASS permanent or temporary, AGE the message's), oldest first.
+    Records {
+        /// The records directory, as given to the filter's --records.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// exim's spool directory: a record whose message is no longer queued there is shown
+        /// with class `gone`.
+        #[arg(long, value_name = "DIR")]
+        spool: Option<PathBuf>,
+        /// Removes the records shown as `gone` (needs --spool).
+        #[arg(long, requires = "spool")]
+        prune: bool,
+    },
     /// Prints the manual page (roff) on stdout.
     Man,
     /// Prints a shell completion script on stdout.
@@ -79,6 +93,8 @@ pub enum Command {
     /// enhanced status code when the message is refused for good or by the next hop.
     #[command(mut_arg("failure_exit_code", |a| a.default_value(DELIVER_FAILURE)))]
     #[command(mut_arg("permanent_exit_code", |a| a.default_value(DELIVER_PERMANENT)))]
+    // Postfix bounces by itself: `--records` is exim's, and `deliver` keeps none.
+    #[command(mut_arg("records", |a| a.hide(true)))]
     Deliver(Box<DeliverArgs>),
     /// Encodes a file (or stdin) as MIME base64 in 76-column lines, like `base64 -w 76`.
     Encode {
@@ -187,6 +203,14 @@ pub struct FilterArgs {
     /// log line so that a line can be matched with the MTA's log and queue.
     #[arg(long, value_name = "ID")]
     pub queue_id: Option<String>,
+
+    /// exim: on failure, writes the reason to DIR/ID (ID is --queue-id), one line
+    /// `permanent: REASON` or `temporary: REASON`, for the router of docs/exim.md to bounce the
+    /// message with; on success removes it. DIR must be owned by the filter's user, mode 0700,
+    /// else no record is written (a warning is logged); the exit status never changes. For
+    /// the filter only (`deliver` keeps no records: Postfix bounces by itself).
+    #[arg(long, value_name = "DIR", requires = "queue_id")]
+    pub records: Option<PathBuf>,
 
     /// Does not log a line for each message that had attachments added.
     #[arg(long)]

@@ -69,16 +69,23 @@ pub struct Log {
 impl Log {
     /// Writes `reason` (made one line) everywhere it should go. Logging never fails the run.
     pub fn failure(&self, reason: &str) {
-        self.write(reason, FAILURE_CHARS, true);
+        self.write(reason, FAILURE_CHARS, Level::Err);
     }
 
     /// Logs a message that had files attached: `line` (see [`delivery_line`]) goes to syslog
     /// at level info and to the log file, never to stderr.
     pub fn delivery(&self, line: &str) {
-        self.write(line, DELIVERY_CHARS, false);
+        self.write(line, DELIVERY_CHARS, Level::Info);
     }
 
-    fn write(&self, text: &str, max: usize, failure: bool) {
+    /// Logs a problem that does not change the run's outcome (a `--records` record not
+    /// written): syslog at level warning and the log file, never stderr.
+    pub fn warning(&self, text: &str) {
+        self.write(text, FAILURE_CHARS, Level::Warning);
+    }
+
+    fn write(&self, text: &str, max: usize, level: Level) {
+        let failure = matches!(level, Level::Err);
         let prefix = self.queue_id.as_deref().map(|id| format!("{id}: ")).unwrap_or_default();
         let mut line = one_line(&(prefix + text), max + 1);
         if line.chars().count() > max {
@@ -96,7 +103,7 @@ impl Log {
             unwritable =
                 written.err().map(|e| format!("--log-file {}: cannot write: {e}", path.display()));
         }
-        self.syslog(if failure { Level::Err } else { Level::Info }, &line);
+        self.syslog(level, &line);
         // The run's outcome stays what it was: syslog has the line, and says why the file has not.
         if let Some(warning) = unwritable {
             let id = self.queue_id.as_deref().map(|id| format!("{id}: ")).unwrap_or_default();

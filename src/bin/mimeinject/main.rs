@@ -9,6 +9,7 @@ mod exit;
 mod filter;
 mod log;
 mod options;
+mod records;
 mod tools;
 
 use std::ffi::OsString;
@@ -103,10 +104,12 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
         None => match filter::run(&cli.filter) {
             Ok(summary) => {
                 delivered(log, &summary.attachments);
+                record(log, &cli.filter, None);
                 Ok(())
             }
             Err(refusal) => {
                 log.failure(&refusal.reason);
+                record(log, &cli.filter, Some(&refusal));
                 let failure = Exit::code(cli.filter.failure_exit_code);
                 Err(Failure::Reported(match (refusal.class, cli.filter.permanent_exit_code) {
                     (Class::Permanent, Some(code)) => Exit::code(code),
@@ -146,7 +149,24 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<(), Failure> {
                 Err(Failure::Reported(status))
             }
         },
+        Some(Command::Records { dir, spool, prune }) => {
+            records::list(dir, spool.as_deref(), *prune).map_err(Failure::Reason)
+        }
         Some(Command::Man) => tools::man().map_err(Failure::Reason),
         Some(Command::Completions { shell }) => tools::completions(*shell).map_err(Failure::Reason),
+    }
+}
+
+/// `--records`: writes the failure's record, or removes the record of a message that went
+/// through. A record that cannot be written is logged as a warning (never on stderr) and
+/// changes nothing else.
+fn record(log: &Log, args: &cli::FilterArgs, refusal: Option<&filter::Refusal>) {
+    let (Some(dir), Some(id)) = (&args.records, &args.queue_id) else { return };
+    let result = match refusal {
+        Some(r) => records::write(dir, id, r.class, &r.reason),
+        None => records::remove(dir, id),
+    };
+    if let Err(e) = result {
+        log.warning(&format!("--records: no record kept: {e}"));
     }
 }
