@@ -13,8 +13,11 @@
 //! (`maildir_home`).
 //!
 //! What the test adds that an administrator would not is in [`private_settings`]: its own
-//! spool, logs, `CONFDIR` and maildir location. /etc/exim4, the system's spool and any exim
-//! daemon are never touched.
+//! spool, logs, `CONFDIR` and maildir location; `mail_spool` writes to the instance's
+//! directory instead of /var/mail. The layout recipe's `adduser Debian-exim mail` is not run:
+//! exim delivers in a private mount namespace whose /etc/group has that membership (and,
+//! where a test reads syslog, whose `/dev/log` is the test's socket). /etc/exim4, /etc/group,
+//! the system's spool and any exim daemon are never touched.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -30,10 +33,21 @@ use crate::support::exim::{
 };
 use crate::support::readme::recipe;
 use crate::support::smtp_sink::SmtpSink;
-use crate::support::{self, attachment, dkim, run, write_world_readable, Output};
+use crate::support::{self, attachment, dkim, run, Output};
 
 /// Debian's configuration generator (package exim4-config).
 const UPDATE: &str = "/usr/sbin/update-exim4.conf";
+
+/// The directory of the guide's signing key (exim/debian-layout.sh).
+const KEY_DIR: &str = "/etc/mimeinject";
+
+/// The directory of the guide's log file (exim/debian-layout.sh, the filter's `--log-file`).
+const LOG_DIR: &str = "/var/log/mimeinject";
+
+/// Debian's group `mail`, which the guide's root, key and log belong to.
+fn mail_gid() -> u32 {
+    id_of("-g", "mail").expect("the mail group")
+}
 
 /// The domain the test machine calls its own (`dc_other_hostnames`).
 const LOCAL_DOMAIN: &str = "debian.test";
@@ -50,9 +64,19 @@ const SENDER: &str = "app@example.test";
 const LOCAL_USERS: [&str; 2] = ["daemon", "bin"];
 
 pub(crate) fn should_skip() -> bool {
-    let missing = harness::missing().or_else(|| {
-        (!Path::new(UPDATE).exists()).then(|| "update-exim4.conf (exim4-config) missing".into())
-    });
+    let missing = harness::missing()
+        .or_else(|| {
+            (!Path::new(UPDATE).exists()).then(|| "update-exim4.conf (exim4-config) missing".into())
+        })
+        .or_else(|| {
+            // Deliveries run in a mount namespace of their own (`Debian::exim_in`).
+            let works = Command::new("unshare")
+                .args(["-m", "true"])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            (!works).then(|| "`unshare -m` is not permitted here (needs root)".into())
+        });
     support::should_skip(missing)
 }
 
@@ -192,11 +216,29 @@ impl Debian {
             let hubbed = format!("{REMOTE_DOMAIN}: 127.0.0.1::{}\n", debian.sink.port());
             fs::write(debian.etc.join("hubbed_hosts"), hubbed).unwrap();
         }
-        // Whoever the filter runs as (Debian-exim, or each local user for maildir_home) can
-        // append to its log (exim runs the filter with umask 077, so the first user to
-        // create it would keep the others out).
-        fs::write(debian.filter_log(), b"").unwrap();
-        fs::set_permissions(debian.filter_log(), fs::Permissions::from_mode(0o666)).unwrap();
+        // Debian's /var/mail: root:mail, mode 2775 (mail_spool writes here, see
+        // private_settings).
+        let spool = debian.exim.dir().join("var-mail");
+        fs::create_dir(&spool).unwrap();
+        std::os::unix::fs::chown(&spool, Some(0), Some(mail_gid())).unwrap();
+        fs::set_permissions(&spool, fs::Permissions::from_mode(0o2775)).unwrap();
+        // The guide's root, key and log, as its exim/debian-layout.sh makes them.
+        // `adduser Debian-exim mail` would change this machine's groups: the test's exim
+        // runs with a copy of /etc/group that has it instead (see `Debian::exim_in`).
+        let layout = recipe("exim/debian-layout.sh");
+        let adduser = "adduser Debian-exim mail\n";
+        assert!(layout.contains(adduser), "the layout recipe has {adduser:?}");
+        let layout = debian.paths(&layout.replace(adduser, ": adduser\n"));
+        let out = run(
+            Command::new("sh")
+                .arg("-c")
+                .arg(layout)
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            b"",
+            Duration::from_secs(60),
+        );
+        out.assert_success("the guide's exim/debian-layout.sh");
         for user in LOCAL_USERS {
             let maildir = debian.exim.dir().join("mail").join(user);
             fs::create_dir(&maildir).unwrap();
@@ -236,6 +278,16 @@ dc_localdelivery='{localdelivery}'
     /// one. (Only 127.0.0.1's not being a local interface, `dc_local_interfaces` above,
     /// lets exim deliver to the sink on the same machine.)
     fn write_private_settings(&self) {
+        // mail_spool's `file = /var/mail/$local_part_data` names no macro: the copy's
+        // transport writes to the instance's own directory instead.
+        for file in ["exim4.conf.template", "conf.d/transport/30_exim4-config_mail_spool"] {
+            let path = self.etc.join(file);
+            let text = fs::read_to_string(&path).unwrap();
+            let line = "  file = /var/mail/$local_part_data\n";
+            assert!(text.contains(line), "{file}: {line:?}");
+            let private = format!("  file = {}/$local_part_data\n", self.var_mail());
+            fs::write(&path, text.replace(line, &private)).unwrap();
+        }
         let settings = private_settings(self.exim.dir(), &self.etc);
         if self.settings.split {
             fs::write(self.etc.join("conf.d/main/000_mimeinject-test"), settings).unwrap();
@@ -246,7 +298,7 @@ dc_localdelivery='{localdelivery}'
         }
     }
 
-    /// The file mimeinject logs to (the filter line gets `--log-file` in the tests).
+    /// The file mimeinject logs to (the recipe's `--log-file`).
     fn filter_log(&self) -> PathBuf {
         self.exim.filter_dir().join("filter.log")
     }
@@ -257,33 +309,48 @@ dc_localdelivery='{localdelivery}'
         log.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
     }
 
-    /// `exim/debian-add-filter.sh` with this instance's paths: /etc/exim4 is the copy, the
-    /// recipes' binary is the one under test (with a `--log-file`), its root the instance's.
+    /// A recipe's text with this instance's paths: /etc/exim4 is the copy, the root, the
+    /// key's directory and the log's directory the instance's.
+    fn paths(&self, text: &str) -> String {
+        text.replace("/etc/exim4", self.etc.to_str().unwrap())
+            .replace(README_ROOT, self.exim.root().to_str().unwrap())
+            .replace(KEY_DIR, self.key_dir().to_str().unwrap())
+            .replace(LOG_DIR, self.exim.filter_dir().to_str().unwrap())
+    }
+
+    /// Where the layout recipe puts the signing key (`/etc/mimeinject` in the guide).
+    fn key_dir(&self) -> PathBuf {
+        self.exim.dir().join("etc-mimeinject")
+    }
+
+    /// The signing key the layout recipe made.
+    fn key(&self) -> PathBuf {
+        self.key_dir().join("key")
+    }
+
+    /// `exim/debian-add-filter.sh` with this instance's paths (see [`paths`](Self::paths)),
+    /// the recipes' binary the one under test, with `extra_args` added to its arguments.
     fn add_filter_script(&self, extra_args: &str) -> String {
         let script = recipe("exim/debian-add-filter.sh");
-        let program =
-            format!("{} --log-file {}{extra_args}", filter_program(), self.filter_log().display());
-        for path in ["/etc/exim4", README_BINARY, README_ROOT] {
+        for path in ["/etc/exim4", README_BINARY, README_ROOT, LOG_DIR] {
             assert!(script.contains(path), "the recipe names {path}");
         }
-        script
-            .replace("/etc/exim4", self.etc.to_str().unwrap())
-            .replace(README_BINARY, &program)
-            .replace(README_ROOT, self.exim.root().to_str().unwrap())
+        let program = format!("{}{extra_args}", filter_program());
+        self.paths(&script.replace(README_BINARY, &program))
     }
 
     /// Runs the guide's `exim/debian-activate.sh` (which runs `debian-add-filter.sh`) as
-    /// written, with `extra_transports` added to the transports it names, as the recipe's
-    /// comment says to for `maildir_home`. Returns its output.
-    fn activate(&self, extra_transports: &str) -> Output {
-        self.activate_with(extra_transports, "")
+    /// written, or with `only` as the script's arguments when it is not empty (the filter on
+    /// those transports, the guard on the others). Returns its output.
+    fn activate(&self, only: &str) -> Output {
+        self.activate_with(only, "")
     }
 
     /// [`activate`](Self::activate), with `extra_args` added to mimeinject's arguments.
-    pub(crate) fn activate_with(&self, extra_transports: &str, extra_args: &str) -> Output {
-        let out = self.run_activation(extra_transports, extra_args, Restart::Recorded);
+    pub(crate) fn activate_with(&self, only: &str, extra_args: &str) -> Output {
+        let out = self.run_activation(only, extra_args, Restart::Recorded);
         out.assert_success("the guide's exim/debian-activate.sh");
-        self.assert_only_lines_added(extra_transports);
+        self.assert_only_lines_added(only);
         let restarts = fs::read_to_string(self.exim.dir().join("restarts")).unwrap_or_default();
         assert_eq!(
             restarts, "invoke-rc.d --disclose-deny exim4 restart\n",
@@ -294,14 +361,14 @@ dc_localdelivery='{localdelivery}'
 
     /// Runs the guide's `exim/debian-activate.sh` with `invoke-rc.d` as `restart` says;
     /// its output, whatever its status.
-    fn run_activation(&self, extra_transports: &str, extra_args: &str, restart: Restart) -> Output {
+    fn run_activation(&self, only: &str, extra_args: &str, restart: Restart) -> Output {
         let base = self.exim.dir();
         fs::write(base.join("debian-add-filter.sh"), self.add_filter_script(extra_args)).unwrap();
         let mut steps = recipe("exim/debian-activate.sh");
-        if !extra_transports.is_empty() {
-            let line = "sh debian-add-filter.sh remote_smtp remote_smtp_smarthost";
+        if !only.is_empty() {
+            let line = "sh debian-add-filter.sh\n";
             assert!(steps.contains(line), "the recipe runs {line:?}");
-            steps = steps.replace(line, &format!("{line} {extra_transports}"));
+            steps = steps.replace(line, &format!("sh debian-add-filter.sh {only}\n"));
         }
         let restart = match restart {
             Restart::Recorded => format!("invoke-rc.d() {{ echo \"invoke-rc.d $*\" >> '{}/restarts'; }}", base.display()),
@@ -332,36 +399,59 @@ exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
         out
     }
 
-    /// The script only added lines (`max_rcpt = 1` and the filter) to Debian's files, and
-    /// running it again changes nothing.
-    fn assert_only_lines_added(&self, extra_transports: &str) {
-        let files = ["exim4.conf.template", "conf.d/transport/30_exim4-config_remote_smtp"];
-        let read = || files.map(|f| fs::read_to_string(self.etc.join(f)).unwrap());
+    /// The script only added lines (`max_rcpt = 1`, the filter, `group = mail`, the guard) to
+    /// Debian's files, below each transport's driver line, and running it again changes
+    /// nothing.
+    fn assert_only_lines_added(&self, only: &str) {
+        let mut files = vec!["exim4.conf.template".to_string()];
+        for entry in fs::read_dir(self.etc.join("conf.d/transport")).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.contains("_exim4-config_") {
+                files.push(format!("conf.d/transport/{name}"));
+            }
+        }
+        let read = || {
+            files.iter().map(|f| fs::read_to_string(self.etc.join(f)).unwrap()).collect::<Vec<_>>()
+        };
+        let added = |l: &&str| {
+            *l == "  max_rcpt = 1"
+                || *l == "  group = mail"
+                || *l == "  initgroups = true"
+                || l.starts_with("  transport_filter = ")
+                || l.starts_with("  message_size_limit = ")
+        };
         let edited = read();
+        let mut filters = 0;
         for (file, text) in files.iter().zip(&edited) {
             let stock = fs::read_to_string(stock().join(file)).unwrap();
-            let kept: Vec<&str> = text
-                .lines()
-                .filter(|l| *l != "  max_rcpt = 1" && !l.starts_with("  transport_filter = "))
-                .collect();
+            let kept: Vec<&str> = text.lines().filter(|l| !added(l)).collect();
+            let mut stock_lines: Vec<&str> = stock.lines().filter(|l| !added(l)).collect();
             // The private settings stand at the top of this copy's unsplit template.
             let ours = private_settings(self.exim.dir(), &self.etc);
-            let mut stock_lines: Vec<&str> = stock.lines().collect();
-            if *file == "exim4.conf.template" && !self.settings.split {
+            if file == "exim4.conf.template" && !self.settings.split {
                 stock_lines.splice(0..0, ours.lines());
             }
+            let kept: Vec<String> =
+                kept.iter().map(|l| l.replace(&self.var_mail(), "/var/mail")).collect();
             assert!(kept == stock_lines, "{file}: only lines were added");
-            assert!(text.lines().count() > kept.len(), "{file}: the filter was added");
+            filters += text.lines().filter(|l| l.starts_with("  transport_filter = ")).count();
         }
-        let mut transports = vec!["remote_smtp", "remote_smtp_smarthost"];
-        transports.extend(extra_transports.split_whitespace());
+        let expected = if only.is_empty() { 2 * 6 } else { 2 * only.split_whitespace().count() };
+        assert_eq!(filters, expected, "the filter on each transport named, or on all six");
         let again = run(
-            Command::new("sh").arg(self.exim.dir().join("debian-add-filter.sh")).args(transports),
+            Command::new("sh")
+                .arg(self.exim.dir().join("debian-add-filter.sh"))
+                .args(only.split_whitespace()),
             b"",
             Duration::from_secs(60),
         );
         again.assert_success("debian-add-filter.sh, again");
         assert!(read() == edited, "a second run changes nothing");
+    }
+
+    /// Where this instance's `mail_spool` writes (Debian's `/var/mail`).
+    fn var_mail(&self) -> String {
+        self.exim.dir().join("var-mail").to_str().unwrap().to_string()
     }
 
     /// Routes `address` (`exim -bt`): the last `router = R, transport = T` line as `(R, T)`,
@@ -416,33 +506,43 @@ fn message(name: &str) -> Vec<u8> {
     fs::read(testdata().join("messages").join(name)).unwrap()
 }
 
-/// Copies the sample attachments into the instance's root, laid out as the guide suggests
-/// for remote deliveries: owned by the application (root here), group `Debian-exim`,
-/// directories mode 2750 and files 0640, so that only the exim user can read them.
+/// Copies the sample attachments into the instance's root (which the guide's layout made
+/// `root:mail`, mode 2750).
 fn sample_root(debian: &Debian) {
-    use std::os::unix::fs::chown;
-    let root = debian.exim.root();
     for path in [
         "invoices/inv-42.pdf",
         "statements/user@example.test/statement.txt",
         "statements/other@example.test/statement.txt",
     ] {
         let bytes = fs::read(testdata().join("files").join(path)).unwrap();
-        write_world_readable(&root, path, &bytes);
+        write_file(debian, path, &bytes);
     }
-    let gid = id_of("-g", EXIM_USER).expect("the Debian-exim group");
-    fn restrict(path: &Path, gid: u32) {
-        chown(path, Some(0), Some(gid)).unwrap();
-        let dir = path.is_dir();
-        fs::set_permissions(path, fs::Permissions::from_mode(if dir { 0o2750 } else { 0o640 }))
-            .unwrap();
-        if dir {
-            for entry in fs::read_dir(path).unwrap() {
-                restrict(&entry.unwrap().path(), gid);
-            }
+}
+
+/// Writes a file under the root as the guide says the application does: umask 027 in the
+/// setgid root, so directories are 2750 and files 0640, all of group `mail`.
+fn write_file(debian: &Debian, relative: &str, bytes: &[u8]) {
+    use std::os::unix::fs::chown;
+    let root = debian.exim.root();
+    let meta = fs::metadata(&root).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o2750, "the layout's root");
+    let path = root.join(relative);
+    let mut dirs = Vec::new();
+    let mut dir = path.parent().unwrap();
+    while dir != root {
+        dirs.push(dir);
+        dir = dir.parent().unwrap();
+    }
+    for dir in dirs.into_iter().rev() {
+        if !dir.exists() {
+            fs::create_dir(dir).unwrap();
+            chown(dir, Some(0), Some(mail_gid())).unwrap();
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o2750)).unwrap();
         }
     }
-    restrict(&root, gid);
+    fs::write(&path, bytes).unwrap();
+    chown(&path, Some(0), Some(mail_gid())).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
 }
 
 /// `exim4 -bP transport T | grep ...` from the activation recipe printed the filter line for
@@ -472,7 +572,7 @@ fn remote_delivery(settings: Settings, transport: &str) {
     let invoice = debian.exim.submit(SENDER, &["customer@example.test"], &message("invoice.eml"));
     let two = ["user@example.test", "other@example.test"];
     let statements = debian.exim.submit(SENDER, &two, &message("per-recipient.eml"));
-    debian.exim.run_queue();
+    debian.run_queue();
 
     let report =
         || format!("{}\nfilter log: {:?}", debian.exim.report(), debian.filter_log_lines());
@@ -520,19 +620,19 @@ fn maildir_home(split: bool) {
     }
     let settings = Settings { split, configtype: "local", localdelivery: "maildir_home" };
     let debian = Debian::new(settings);
-    debian.activate("maildir_home");
+    debian.activate("");
     let mut files = Vec::new();
     for user in LOCAL_USERS {
         let bytes = format!("statement for {user}@{LOCAL_DOMAIN}\n").into_bytes();
         let path = format!("statements/{user}@{LOCAL_DOMAIN}/statement.txt");
-        write_world_readable(&debian.exim.root(), &path, &bytes);
+        write_file(&debian, &path, &bytes);
         files.push((user, bytes));
     }
     let rcpts: Vec<String> = LOCAL_USERS.iter().map(|u| format!("{u}@{LOCAL_DOMAIN}")).collect();
     let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
     assert_eq!(debian.route(rcpts[0]).1, "maildir_home");
     let id = debian.exim.submit(SENDER, &rcpts, &message("per-recipient.eml"));
-    debian.exim.deliver(&id);
+    debian.deliver(&id);
 
     let report =
         || format!("{}\nfilter log: {:?}", debian.exim.report(), debian.filter_log_lines());
@@ -611,7 +711,7 @@ fn debian_transport_per_configtype() {
         configtype: "internet",
         localdelivery: "maildir_home",
     });
-    debian.activate("maildir_home");
+    debian.activate("");
     assert_eq!(debian.route(&local), ("local_user".into(), "maildir_home".into()));
 }
 
@@ -629,9 +729,11 @@ fn debian_remote_routers_set_no_local_part_data() {
         let extra = " --var at=$local_part_data@$domain_data";
         debian.activate_with("", extra);
         let id = debian.exim.submit(SENDER, &["user@example.test"], &message("plain.eml"));
-        debian.exim.deliver(&id);
+        debian.deliver(&id);
         assert!(debian.exim.is_queued(&id), "{configtype}: deferred\n{}", debian.exim.report());
         assert!(debian.exim.mainlog().contains(&format!("T={transport} defer (-24)")));
+        // Unlike appendfile, the smtp transport's failed filter is no panic (docs/exim.md).
+        assert_eq!(debian.exim.paniclog(), "", "{configtype}");
         let lines = debian.filter_log_lines();
         // smarthost sets neither; hubbed_hosts sets $domain_data to the host list it looked up.
         let value = match configtype {
@@ -688,7 +790,7 @@ fn debian_pasted_transport_is_ignored_or_breaks() {
             assert!(!generated.contains("--root /nonexistent"), "the conf.d file is ignored");
             sample_root(&debian);
             let id = debian.exim.submit(SENDER, &["user@example.test"], &message("invoice.eml"));
-            debian.exim.deliver(&id);
+            debian.deliver(&id);
             let got = debian.received("user@example.test");
             assert_eq!(got.len(), 1, "delivered unfiltered\n{}", debian.exim.report());
             assert!(
@@ -702,7 +804,9 @@ fn debian_pasted_transport_is_ignored_or_breaks() {
 /// Debian's DKIM macros (the guide's `exim/debian-dkim.macros`, in
 /// `conf.d/main/000_localmacros` of the split configuration): `remote_smtp` signs what the
 /// filter wrote, the signature verifies at the receiver and the attachment is the file;
-/// `remote_smtp_smarthost` reads no DKIM macro.
+/// `remote_smtp_smarthost` reads no DKIM macro. The key is readable through group
+/// `Debian-exim` only (as Debian's `passwd.client` is): the guide's smtp transports keep that
+/// group (`initgroups`, not `group = mail`), or exim would send the message unsigned.
 #[test]
 fn debian_dkim_macros_sign_the_filtered_message() {
     if should_skip() || support::should_skip(dkim::missing()) {
@@ -730,7 +834,7 @@ fn debian_dkim_macros_sign_the_filtered_message() {
 
     sample_root(&debian);
     let id = debian.exim.submit(SENDER, &["customer@example.test"], &message("invoice.eml"));
-    debian.exim.deliver(&id);
+    debian.deliver(&id);
     let messages = debian.sink.messages();
     assert_eq!(messages.len(), 1, "{}", debian.exim.report());
     let verdicts = key.verify(&messages[0].message, REMOTE_DOMAIN, "mail2026");
@@ -786,4 +890,489 @@ fn debian_activation_stops_when_the_configuration_check_fails() {
             || !fs::read_to_string(debian.exim.conf()).unwrap().contains("mimeinject"),
         "nothing installed"
     );
+}
+
+impl Debian {
+    /// The messages in `user`'s mailbox: the mbox `mail_spool` writes, or the maildir of
+    /// `maildir_home`.
+    fn mailbox(&self, user: &str) -> Vec<Vec<u8>> {
+        if self.settings.localdelivery == "maildir_home" {
+            let maildir = self.exim.maildir(user);
+            return maildir.new.iter().map(|p| fs::read(p).unwrap()).collect();
+        }
+        let Ok(mbox) = fs::read_to_string(Path::new(&self.var_mail()).join(user)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Vec::new();
+        let mut blank = true;
+        for line in mbox.split_inclusive('\n') {
+            if blank && line.starts_with("From ") {
+                out.push(String::new());
+            }
+            blank = line == "\n";
+            if let Some(message) = out.last_mut() {
+                message.push_str(line);
+            }
+        }
+        out.into_iter().map(String::into_bytes).collect()
+    }
+
+    /// The guide's `--key-file` addition for machines with local users, with this
+    /// instance's key.
+    fn key_file_argument(&self) -> String {
+        let text = support::readme::document("docs/exim.md");
+        let step = "add `--key-file /etc/mimeinject/key` to `FILTER`";
+        assert!(text.contains(step), "docs/exim.md says to {step}");
+        self.paths(" --key-file /etc/mimeinject/key")
+    }
+}
+
+/// The per-recipient sample with its stub signed by `mimeinject sign` under the layout's
+/// key, as the application would write it.
+fn signed_message(debian: &Debian) -> Vec<u8> {
+    let out =
+        run(
+            Command::new(support::bin::path())
+                .args(["sign", "--key-file"])
+                .arg(debian.key())
+                .args(["--path", "statements/{rcpt}/statement.txt", "--filename", "statement.txt"]),
+            b"",
+            Duration::from_secs(60),
+        );
+    out.assert_success("mimeinject sign");
+    let header = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(message("per-recipient.eml")).unwrap();
+    let stub = "Content-Type: application/x-mimeinject; path=\"statements/{rcpt}/statement.txt\"\n";
+    assert!(text.contains(stub), "the sample's stub");
+    text.replace(stub, &header).into_bytes()
+}
+
+/// Runs `sh -c script` as local user `user`, with only that user's own groups.
+fn as_user(user: &str, script: &str) -> Output {
+    run(
+        Command::new("setpriv").args([
+            "--reuid",
+            user,
+            "--regid",
+            user,
+            "--init-groups",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]),
+        b"",
+        Duration::from_secs(60),
+    )
+}
+
+/// Local delivery on Debian's `settings.localdelivery` transport, set up as the guide says
+/// for a machine with local users (exim/debian-layout.sh, `--key-file`, then the
+/// activation): each recipient (local users not in `Debian-exim` or `mail`) gets their own
+/// statement; another local user can read neither the files, nor the key, nor write the
+/// log; a stub a local user writes without the key stays queued, never reaches the mailbox,
+/// and its reason is in the log file (and, for appendfile, exim's paniclog).
+fn local_delivery(settings: Settings) {
+    if should_skip() {
+        return;
+    }
+    let debian = Debian::new(settings);
+    let transport = settings.localdelivery;
+    debian.activate_with("", &debian.key_file_argument());
+    let mut files = Vec::new();
+    for user in LOCAL_USERS {
+        let groups = Command::new("id").args(["-nG", user]).output().unwrap().stdout;
+        let groups = String::from_utf8(groups).unwrap();
+        assert!(
+            !groups.split_whitespace().any(|g| g == "mail" || g == "Debian-exim"),
+            "{user}: {groups}"
+        );
+        let bytes = format!("statement for {user}@{LOCAL_DOMAIN}\n").into_bytes();
+        write_file(&debian, &format!("statements/{user}@{LOCAL_DOMAIN}/statement.txt"), &bytes);
+        files.push((user, bytes));
+    }
+    let rcpts: Vec<String> = LOCAL_USERS.iter().map(|u| format!("{u}@{LOCAL_DOMAIN}")).collect();
+    let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    assert_eq!(debian.route(rcpts[0]).1, transport);
+
+    let id = debian.exim.submit(SENDER, &rcpts, &signed_message(&debian));
+    debian.deliver(&id);
+    let report =
+        || format!("{}\nfilter log: {:?}", debian.exim.report(), debian.filter_log_lines());
+    assert!(!debian.exim.is_queued(&id), "delivered\n{}", report());
+    for (user, bytes) in &files {
+        let mailbox = debian.mailbox(user);
+        assert_eq!(mailbox.len(), 1, "{user}\n{}", report());
+        assert!(attachment(&mailbox[0], "statement.txt") == *bytes, "{user}'s own statement");
+        assert!(!support::contains(&mailbox[0], b"application/x-mimeinject"), "no stub");
+    }
+    // Each recipient's filter wrote its delivery line to the log.
+    let lines = debian.filter_log_lines();
+    assert_eq!(lines.iter().filter(|l| l.contains(&format!("]: {id}: 1 recipient"))).count(), 2);
+
+    // Another local user reads neither a customer's file nor the key, and cannot write the
+    // log; root can (the checks can fail).
+    let daemons =
+        debian.exim.root().join(format!("statements/daemon@{LOCAL_DOMAIN}/statement.txt"));
+    let log = debian.filter_log();
+    for (what, script) in [
+        ("daemon's statement", format!("cat '{}'", daemons.display())),
+        ("the key", format!("cat '{}'", debian.key().display())),
+        ("the log", format!("echo forged >> '{}'", log.display())),
+    ] {
+        for user in ["bin", "nobody"] {
+            let out = as_user(user, &script);
+            assert!(!out.status.success(), "{user} can use {what}: {out:?}");
+        }
+        let out = run(Command::new("sh").args(["-c", &script]), b"", Duration::from_secs(60));
+        out.assert_success(&format!("root: {what}"));
+    }
+    let lines_before = debian.filter_log_lines().len();
+
+    // A local user writes a stub naming daemon's file, without the key.
+    let forged = debian.exim.submit(SENDER, &[rcpts[0]], &message("per-recipient.eml"));
+    let dev_log = DevLog::new();
+    match &dev_log {
+        Some(dev_log) => drop(debian.deliver_with(&forged, Some(dev_log))),
+        None => drop(debian.deliver(&forged)),
+    }
+    assert!(debian.exim.is_queued(&forged), "held\n{}", report());
+    assert_eq!(debian.mailbox("daemon").len(), 1, "nothing more delivered\n{}", report());
+    let lines = debian.filter_log_lines();
+    let reason: Vec<&String> =
+        lines[lines_before..].iter().filter(|l| l.contains(&format!("]: {forged}: "))).collect();
+    assert!(reason.len() == 1 && reason[0].contains("sig"), "the reason in the log: {lines:?}");
+    // The same line in syslog, facility mail, level err (<19>), as `mimeinject`: what
+    // `journalctl -t mimeinject` shows (docs/exim.md).
+    if let Some(dev_log) = dev_log {
+        let syslog = dev_log.lines();
+        eprintln!("{transport}: sent to /dev/log: {syslog:?}");
+        let text = reason[0].split_once("]: ").unwrap().1;
+        assert!(
+            syslog
+                .iter()
+                .any(|l| l.starts_with("<19>") && l.contains(" mimeinject[") && l.ends_with(text)),
+            "{text:?} in syslog: {syslog:?}"
+        );
+        let doc = support::readme::document("docs/exim.md");
+        assert!(doc.contains("`journalctl -t mimeinject`"), "the guide names the journal");
+    }
+    assert!(
+        debian
+            .exim
+            .mainlog()
+            .contains(&format!("{forged} == {} R=local_user T={transport} defer", rcpts[0])),
+        "{}",
+        report()
+    );
+    let paniclog = debian.exim.paniclog();
+    assert!(
+        paniclog.contains("transport filter process failed"),
+        "appendfile logs the failure as a panic, as the guide says\n{}",
+        report()
+    );
+    // The guide's E4BCD_PANICLOG_NOISE matches every such line: Debian's alert, which shows
+    // the lines that `grep -v` leaves, stays quiet.
+    let doc = support::readme::document("docs/exim.md");
+    let noise = doc
+        .lines()
+        .find_map(|l| l.strip_prefix("E4BCD_PANICLOG_NOISE='")?.strip_suffix('\''))
+        .expect("the guide's E4BCD_PANICLOG_NOISE line");
+    let left =
+        run(Command::new("grep").args(["-v", noise]), paniclog.as_bytes(), Duration::from_secs(60));
+    assert_eq!(String::from_utf8_lossy(&left.stdout), "", "paniclog lines the noise leaves");
+    eprintln!(
+        "{transport}: mainlog\n{}\npaniclog\n{paniclog}\nfilter log\n{}",
+        debian.exim.mainlog(),
+        debian.filter_log_lines().join("\n")
+    );
+}
+
+#[test]
+fn debian_unsplit_local_mail_spool() {
+    local_delivery(Settings { split: false, configtype: "internet", localdelivery: "mail_spool" });
+}
+
+#[test]
+fn debian_split_local_maildir_home() {
+    local_delivery(Settings { split: true, configtype: "local", localdelivery: "maildir_home" });
+}
+
+/// The guard (docs/exim.md): with the filter only on the remote transports, `mail_spool`
+/// and the pipes get the guard, and a message that still holds a placeholder is deferred
+/// there, before anything is written to the mailbox or the command; ordinary mail goes
+/// through. The pipe is `address_pipe`, reached through a pipe in the aliases file.
+#[test]
+fn debian_guard_defers_a_placeholder_on_transports_without_the_filter() {
+    if should_skip() {
+        return;
+    }
+    let debian =
+        Debian::new(Settings { split: false, configtype: "internet", localdelivery: "mail_spool" });
+    debian.activate("remote_smtp remote_smtp_smarthost");
+    for transport in ["mail_spool", "address_pipe", "procmail_pipe", "address_reply"] {
+        let bp = debian.exim.exim(&["-bP", "transport", transport], b"");
+        let text = String::from_utf8_lossy(&bp.stdout).into_owned();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("message_size_limit = ") && l.contains("x-mimeinject")),
+            "{transport}: the guard\n{text}"
+        );
+        assert!(
+            text.contains("\ntransport_filter = \n") || !text.contains("mimeinject --root"),
+            "{transport}: no filter\n{text}"
+        );
+    }
+    sample_root(&debian);
+    // Only the test does this: a pipe in an aliases file of its own, run as the exim user.
+    let pipe_dir = debian.exim.dir().join("pipe");
+    fs::create_dir(&pipe_dir).unwrap();
+    fs::set_permissions(&pipe_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let piped = pipe_dir.join("out");
+    let aliases = debian.exim.dir().join("aliases");
+    fs::write(&aliases, format!("piped: |/usr/bin/tee -a {}\n", piped.display())).unwrap();
+    debian.exim.edit_config(|text| {
+        let lookup = "lsearch{/etc/aliases}";
+        assert!(text.contains(lookup), "Debian's system_aliases router");
+        let macros = format!(
+            "SYSTEM_ALIASES_PIPE_TRANSPORT = address_pipe\nSYSTEM_ALIASES_USER = {}\n",
+            EXIM_USER
+        );
+        macros + &text.replace(lookup, &format!("lsearch{{{}}}", aliases.display()))
+    });
+    let local = format!("daemon@{LOCAL_DOMAIN}");
+    let pipe = format!("piped@{LOCAL_DOMAIN}");
+    assert_eq!(debian.route(&local).1, "mail_spool");
+    let bt = debian.exim.exim(&["-bt", &pipe], b"");
+    assert!(String::from_utf8_lossy(&bt.stdout).contains("transport = address_pipe"), "{bt:?}");
+
+    let report = || debian.exim.report();
+    for (rcpt, transport) in [(&local, "mail_spool"), (&pipe, "address_pipe")] {
+        let id = debian.exim.submit(SENDER, &[rcpt], &message("invoice.eml"));
+        debian.deliver(&id);
+        assert!(debian.exim.is_queued(&id), "{rcpt}: deferred\n{}", report());
+        let mainlog = debian.exim.mainlog();
+        let defer = mainlog
+            .lines()
+            .find(|l| l.contains(&format!("{id} == ")) && l.contains(rcpt.as_str()))
+            .unwrap_or_else(|| panic!("{rcpt}: a defer line\n{}", report()));
+        assert!(defer.contains(&format!("T={transport} defer")), "{defer}");
+        let why = "integer expected but \"unexpanded-mimeinject-placeholder\" found";
+        assert!(defer.contains(why), "{defer}");
+        assert!(
+            support::readme::document("docs/exim.md").contains(&format!("transport: {why}")),
+            "the guide shows the line"
+        );
+    }
+    assert!(debian.mailbox("daemon").is_empty(), "nothing in the mailbox\n{}", report());
+    assert!(!piped.exists(), "nothing reached the command\n{}", report());
+
+    // Ordinary mail goes through both.
+    let id = debian.exim.submit(SENDER, &[&local, &pipe], &message("plain.eml"));
+    debian.deliver(&id);
+    assert!(!debian.exim.is_queued(&id), "delivered\n{}", report());
+    assert_eq!(debian.mailbox("daemon").len(), 1, "{}", report());
+    let out = fs::read_to_string(&piped).unwrap();
+    assert!(out.contains("Subject: No placeholder here"), "{out}");
+}
+
+/// Running the add-filter step again with another `FILTER` (here with `--key-file` added, as
+/// the guide says for local users) replaces the filter line: one filter per transport, the
+/// new one.
+#[test]
+fn debian_add_filter_again_updates_the_filter_line() {
+    if should_skip() {
+        return;
+    }
+    let debian = Debian::new(Settings {
+        split: true,
+        configtype: "internet",
+        localdelivery: "maildir_home",
+    });
+    debian.activate("");
+    let filters = |transport: &str| -> Vec<String> {
+        let bp = debian.exim.exim(&["-bP", "transport", transport], b"");
+        let text = String::from_utf8_lossy(&bp.stdout).into_owned();
+        text.lines().filter(|l| l.starts_with("transport_filter = ")).map(str::to_string).collect()
+    };
+    for transport in ["remote_smtp", "maildir_home", "mail_spool"] {
+        let got = filters(transport);
+        assert!(got.len() == 1 && !got[0].contains("--key-file"), "{transport}: {got:?}");
+    }
+    fs::remove_file(debian.exim.dir().join("restarts")).unwrap();
+    debian.activate_with("", &debian.key_file_argument());
+    let split =
+        fs::read_to_string(debian.etc.join("conf.d/transport/30_exim4-config_maildir_home"));
+    assert_eq!(split.unwrap().matches("transport_filter = ").count(), 1);
+    for transport in ["remote_smtp", "maildir_home", "mail_spool", "address_file"] {
+        let got = filters(transport);
+        assert!(got.len() == 1 && got[0].contains("--key-file"), "{transport}: {got:?}");
+    }
+}
+
+/// In a new mount namespace, binds `$1` over /etc/group and, unless `$3` is empty, socket `$3`
+/// over `/dev/log` (a tmpfs covers `/dev`, as the host may have no `/dev/log`, with the
+/// device nodes exim needs bound back in; `$2` is a directory to work in); then runs the rest.
+const NAMESPACE_SH: &str = r#"set -e
+group=$1 dir=$2 sock=$3
+shift 3
+mount --make-rprivate /
+mount --bind "$group" /etc/group
+[ -n "$sock" ] || exec "$@"
+mkdir -p "$dir/realdev"
+mount --rbind /dev "$dir/realdev"
+mount -t tmpfs -o mode=755 mimeinject-test-dev /dev
+for n in null zero full random urandom; do
+    : > "/dev/$n"
+    mount --bind "$dir/realdev/$n" "/dev/$n"
+done
+ln -s /proc/self/fd /dev/fd
+: > /dev/log
+mount --bind "$sock" /dev/log
+exec "$@"
+"#;
+
+/// A socket that stands for `/dev/log` (journald's, or rsyslog's where it is installed)
+/// while exim delivers in a private mount namespace: what the filter sends to syslog.
+struct DevLog {
+    dir: tempfile::TempDir,
+    socket: std::os::unix::net::UnixDatagram,
+}
+
+impl DevLog {
+    /// `None` (after the skip line) where `unshare -m` is not permitted.
+    fn new() -> Option<DevLog> {
+        let works = Command::new("unshare")
+            .args(["-m", "true"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if support::should_skip((!works).then(|| "`unshare -m` is not permitted here".into())) {
+            return None;
+        }
+        let dir = tempfile::Builder::new().prefix("mimeinject-devlog-").tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("log.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        // Any filter process (a recipient's, Debian-exim's) may send, as to /dev/log.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        Some(DevLog { dir, socket })
+    }
+
+    fn socket_path(&self) -> PathBuf {
+        self.dir.path().join("log.sock")
+    }
+
+    /// The datagrams received so far.
+    fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0; 65536];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        out
+    }
+}
+
+impl Debian {
+    /// This machine's /etc/group with `Debian-exim` added to group `mail`, as the guide's
+    /// `adduser Debian-exim mail` does.
+    fn group_file(&self) -> PathBuf {
+        let path = self.exim.dir().join("group");
+        if !path.exists() {
+            let mut out = String::new();
+            for line in fs::read_to_string("/etc/group").unwrap().lines() {
+                let mut fields: Vec<String> = line.split(':').map(str::to_string).collect();
+                if fields.len() == 4 && fields[0] == "mail" {
+                    let mut members: Vec<&str> =
+                        fields[3].split(',').filter(|m| !m.is_empty()).collect();
+                    members.push(EXIM_USER);
+                    fields[3] = members.join(",");
+                }
+                out.push_str(&fields.join(":"));
+                out.push('\n');
+            }
+            assert!(out.contains(&format!("mail:x:{}:", mail_gid())), "{out}");
+            fs::write(&path, out).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        path
+    }
+
+    /// Runs this instance's exim with `args` where `Debian-exim` is in group `mail` (a
+    /// private mount namespace whose /etc/group is [`group_file`](Self::group_file)), and
+    /// `/dev/log` is `dev_log`'s socket when it is given.
+    fn exim_in(&self, args: &[&str], dev_log: Option<&DevLog>) -> Output {
+        let sock = dev_log.map(DevLog::socket_path).unwrap_or_default();
+        let work = self.exim.dir().join("namespace");
+        fs::create_dir_all(&work).unwrap();
+        run(
+            Command::new("unshare")
+                .args(["-m", "sh", "-c", NAMESPACE_SH, "sh"])
+                .arg(self.group_file())
+                .arg(&work)
+                .arg(sock)
+                .args([EXIM, "-C"])
+                .arg(self.exim.conf())
+                .args(args)
+                .current_dir(self.exim.dir())
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            b"",
+            Duration::from_secs(120),
+        )
+    }
+
+    /// `exim -M id` (see [`exim_in`](Self::exim_in)).
+    pub(crate) fn deliver(&self, id: &str) -> Output {
+        self.deliver_with(id, None)
+    }
+
+    fn deliver_with(&self, id: &str, dev_log: Option<&DevLog>) -> Output {
+        self.exim_in(&["-M", id], dev_log)
+    }
+
+    /// `exim -qff` (see [`exim_in`](Self::exim_in)).
+    pub(crate) fn run_queue(&self) -> Output {
+        self.exim_in(&["-qff"], None)
+    }
+}
+
+/// With no arguments the add-filter step also covers `address_file`: a file named in the
+/// aliases file receives the message with its attachment, not the stub. (The aliases file
+/// and the macros that let it name files are the test's.)
+#[test]
+fn debian_address_file_gets_the_filter() {
+    if should_skip() {
+        return;
+    }
+    let debian =
+        Debian::new(Settings { split: true, configtype: "internet", localdelivery: "mail_spool" });
+    debian.activate("");
+    sample_root(&debian);
+    let saved_dir = debian.exim.dir().join("saved");
+    fs::create_dir(&saved_dir).unwrap();
+    fs::set_permissions(&saved_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let saved = saved_dir.join("mbox");
+    let aliases = debian.exim.dir().join("aliases");
+    fs::write(&aliases, format!("saved: {}\n", saved.display())).unwrap();
+    debian.exim.edit_config(|text| {
+        let lookup = "lsearch{/etc/aliases}";
+        assert!(text.contains(lookup), "Debian's system_aliases router");
+        let macros = format!(
+            "SYSTEM_ALIASES_FILE_TRANSPORT = address_file\nSYSTEM_ALIASES_USER = {EXIM_USER}\n"
+        );
+        macros + &text.replace(lookup, &format!("lsearch{{{}}}", aliases.display()))
+    });
+    let rcpt = format!("saved@{LOCAL_DOMAIN}");
+    let bt = debian.exim.exim(&["-bt", &rcpt], b"");
+    assert!(String::from_utf8_lossy(&bt.stdout).contains("transport = address_file"), "{bt:?}");
+    let id = debian.exim.submit(SENDER, &[&rcpt], &message("invoice.eml"));
+    debian.deliver(&id);
+    assert!(!debian.exim.is_queued(&id), "delivered\n{}", debian.exim.report());
+    let got = fs::read(&saved).unwrap();
+    assert!(!support::contains(&got, b"application/x-mimeinject"), "no stub");
+    let pdf = fs::read(testdata().join("files/invoices/inv-42.pdf")).unwrap();
+    assert!(attachment(&got, "Invoice 42.pdf") == pdf, "the invoice");
 }

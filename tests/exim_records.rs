@@ -383,7 +383,7 @@ fn debian_permanent_failure_bounces(split: bool) {
     out.assert_success("exim/records-dir.sh");
     // The guide's Debian steps first (the filter, with --records), then the router, then
     // `update-exim4.conf` again.
-    debian.activate_with("maildir_home", &format!(" --records {dir}"));
+    debian.activate_with("", &format!(" --records {dir}"));
     let router = readme::recipe("exim/records.router").replace(DOC_RECORDS, dir);
     let doc = readme::document("docs/exim.md");
     if split {
@@ -416,15 +416,15 @@ fn debian_permanent_failure_bounces(split: bool) {
     let bt = debian.exim.exim(&["-bt", "customer@example.test"], b"");
     bt.assert_success("exim -bt");
     assert!(!String::from_utf8_lossy(&bt.stdout).contains("mimeinject_records"));
-    debian.exim.run_queue();
+    debian.run_queue();
     assert!(debian.exim.is_queued(&id), "deferred at first\n{}", debian.exim.report());
     let record = fs::read_to_string(records.join(&id))
         .unwrap_or_else(|e| panic!("a record: {e}\n{}", debian.exim.report()));
     assert!(record.starts_with("permanent: "), "{record:?}");
     // The next queue run bounces it (one more delivers the bounce, if need be).
-    debian.exim.run_queue();
+    debian.run_queue();
     assert!(!debian.exim.is_queued(&id), "bounced\n{}", debian.exim.report());
-    debian.exim.run_queue();
+    debian.run_queue();
     assert!(debian.received("customer@example.test").is_empty());
     let bounces = debian.received(sender);
     assert_eq!(bounces.len(), 1, "the bounce\n{}", debian.exim.report());
