@@ -377,9 +377,13 @@ dc_localdelivery='{localdelivery}'
             // Elsewhere, what Debian's invoke-rc.d does when policy-rc.d denies the action.
             Restart::Denied => "invoke-rc.d() { echo \"invoke-rc.d: policy-rc.d denied execution of restart.\" >&2; return 101; }".to_owned(),
         };
-        // No `set -e` here: the recipe must stop on a failure by itself.
+        // No `set -e` here: the recipe must stop on a failure by itself. update-exim4.conf
+        // runs with the copy mounted over /etc/exim4 in a private mount namespace: besides
+        // `-d`, it reads /etc/exim4/exim4.conf.localmacros by that fixed path (Debian 12's
+        // exim4-config 4.96, /usr/sbin/update-exim4.conf), and /etc/exim4 itself is never
+        // touched.
         let prelude = format!(
-            "update-exim4.conf() {{ {UPDATE} -d '{etc}' -o '{conf}' \"$@\"; }}
+            "update-exim4.conf() {{ unshare -m sh -c \"mount --bind '{etc}' /etc/exim4 && exec {UPDATE} -d '{etc}' -o '{conf}' \\\"\\$@\\\"\" sh \"$@\"; }}
 {restart}
 exim4() {{ {EXIM} -C '{conf}' \"$@\"; }}
 ",
@@ -812,35 +816,40 @@ fn debian_dkim_macros_sign_the_filtered_message() {
     if should_skip() || support::should_skip(dkim::missing()) {
         return;
     }
-    let debian =
-        Debian::new(Settings { split: true, configtype: "internet", localdelivery: "mail_spool" });
-    let key = dkim::Key::new(debian.exim.dir());
-    let macros = recipe("exim/debian-dkim.macros");
-    for s in ["example.com", "mail2026", "/etc/exim4/dkim/example.com-mail2026.key"] {
-        assert!(macros.contains(s), "the recipe has {s}");
-    }
-    let macros = macros
-        .replace("/etc/exim4/dkim/example.com-mail2026.key", key.private.to_str().unwrap())
-        .replace("example.com", REMOTE_DOMAIN);
-    fs::write(debian.etc.join("conf.d/main/000_localmacros"), macros).unwrap();
-    debian.activate("");
-    let bp = debian.exim.exim(&["-bP", "transport", "remote_smtp_smarthost"], b"");
-    assert!(
-        !String::from_utf8_lossy(&bp.stdout)
-            .lines()
-            .any(|l| l.starts_with("dkim_domain = ") && l.len() > "dkim_domain = ".len()),
-        "the smarthost transport does not sign"
-    );
+    // Where the guide puts the macros: conf.d/main/000_localmacros for the split
+    // configuration, exim4.conf.localmacros for the unsplit one.
+    for (split, file) in [(true, "conf.d/main/000_localmacros"), (false, "exim4.conf.localmacros")]
+    {
+        let debian =
+            Debian::new(Settings { split, configtype: "internet", localdelivery: "mail_spool" });
+        let key = dkim::Key::new(debian.exim.dir());
+        let macros = recipe("exim/debian-dkim.macros");
+        for s in ["example.com", "mail2026", "/etc/exim4/dkim/example.com-mail2026.key"] {
+            assert!(macros.contains(s), "the recipe has {s}");
+        }
+        let macros = macros
+            .replace("/etc/exim4/dkim/example.com-mail2026.key", key.private.to_str().unwrap())
+            .replace("example.com", REMOTE_DOMAIN);
+        fs::write(debian.etc.join(file), macros).unwrap();
+        debian.activate("");
+        let bp = debian.exim.exim(&["-bP", "transport", "remote_smtp_smarthost"], b"");
+        assert!(
+            !String::from_utf8_lossy(&bp.stdout)
+                .lines()
+                .any(|l| l.starts_with("dkim_domain = ") && l.len() > "dkim_domain = ".len()),
+            "the smarthost transport does not sign ({file})"
+        );
 
-    sample_root(&debian);
-    let id = debian.exim.submit(SENDER, &["customer@example.test"], &message("invoice.eml"));
-    debian.deliver(&id);
-    let messages = debian.sink.messages();
-    assert_eq!(messages.len(), 1, "{}", debian.exim.report());
-    let verdicts = key.verify(&messages[0].message, REMOTE_DOMAIN, "mail2026");
-    assert_eq!(verdicts, [format!("d={REMOTE_DOMAIN} s=mail2026 pass")]);
-    let pdf = fs::read(testdata().join("files/invoices/inv-42.pdf")).unwrap();
-    assert!(attachment(&messages[0].data, "Invoice 42.pdf") == pdf, "the invoice");
+        sample_root(&debian);
+        let id = debian.exim.submit(SENDER, &["customer@example.test"], &message("invoice.eml"));
+        debian.deliver(&id);
+        let messages = debian.sink.messages();
+        assert_eq!(messages.len(), 1, "{file}\n{}", debian.exim.report());
+        let verdicts = key.verify(&messages[0].message, REMOTE_DOMAIN, "mail2026");
+        assert_eq!(verdicts, [format!("d={REMOTE_DOMAIN} s=mail2026 pass")], "{file}");
+        let pdf = fs::read(testdata().join("files/invoices/inv-42.pdf")).unwrap();
+        assert!(attachment(&messages[0].data, "Invoice 42.pdf") == pdf, "the invoice ({file})");
+    }
 }
 
 /// The activation stops, with one line saying why, when the restart fails: here
